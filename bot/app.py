@@ -1,0 +1,119 @@
+"""Wiring: build every part from Settings and serve it over HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from redis.asyncio import Redis
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot import scheduler as scheduling
+from bot.authz import Directory
+from bot.config import Settings
+from bot.engine import Engine
+from bot.heroku import HerokuClient
+from bot.notify import Notifier
+from bot.service import MigrationService
+from state.redis import connect
+from state.repository import Repository
+
+log = logging.getLogger("migrate_bot.app")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    heroku: HerokuClient
+    engine: Engine
+    service: MigrationService
+    bolt: AsyncApp
+    scheduler: AsyncIOScheduler
+
+    async def start(self) -> None:
+        self.scheduler.start()
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.heroku.aclose()
+        await self.redis.aclose()
+
+
+def build(settings: Settings) -> Runtime:
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    redis = connect(settings.redis_url.get_secret_value())
+    repo = Repository(redis)
+    heroku = HerokuClient(
+        settings.heroku_api_key,
+        api_url=settings.heroku_api_url,
+        data_api_url=settings.heroku_data_api_url,
+    )
+    notifier = Notifier(slack, caught_up_commits=settings.migrate_caught_up_commits)
+    engine = Engine(repo, heroku, settings, notifier)
+    service = MigrationService(repo, heroku, engine, notifier, settings)
+    secret = settings.slack_signing_secret
+    bolt = AsyncApp(
+        client=slack,
+        # Socket Mode skips request signing, so the secret is only required for `serve`.
+        signing_secret=secret.get_secret_value() if secret else "",
+    )
+    handlers.register(
+        bolt, service, Directory(slack, settings.migrate_operators, settings.migrate_approvers)
+    )
+
+    @bolt.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in a Slack listener", exc_info=error)
+
+    return Runtime(
+        settings=settings,
+        redis=redis,
+        heroku=heroku,
+        engine=engine,
+        service=service,
+        bolt=bolt,
+        scheduler=scheduling.build(engine, settings.migrate_poll_seconds),
+    )
+
+
+def web_app(runtime: Runtime) -> web.Application:
+    """`POST /slack/events` for Slack, `GET /healthz` for the router and for operators."""
+    app = runtime.bolt.web_app(path="/slack/events", port=runtime.settings.port)
+
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            await runtime.redis.ping()
+        except Exception:
+            return web.json_response({"ok": False, "redis": "unreachable"}, status=503)
+        return web.json_response({"ok": True, "redis": "ok"})
+
+    async def on_startup(app: web.Application) -> None:
+        await runtime.start()
+
+    async def on_cleanup(app: web.Application) -> None:
+        await runtime.close()
+
+    app.router.add_get("/healthz", healthz)
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,339 @@
+"""The engine: run the next due step of a migration, persist the result, notify, return.
+
+One process at a time advances a migration (a lease in Redis, renewed while a step runs); every
+write goes through a leased, atomic transition, so a process that lost its lease cannot
+overwrite the one that took over. Crash anywhere and the next process resumes from Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot import decisions
+from bot.changeover import ENSURES, Ensure
+from bot.config import Settings
+from bot.heroku import HerokuClient
+from bot.heroku.errors import (
+    CreateOutcomeUnknown,
+    HerokuAPIError,
+    HerokuError,
+    HerokuTransportError,
+    RateLimited,
+    ServerError,
+)
+from bot.logs import migration_context
+from bot.notify import Notifier
+from bot.outcomes import Done, Fail, Outcome, StepContext, Wait
+from bot.runbook import ABORT, STEPS, Kind
+from state.models import AuditEvent, Decision, Migration, Status, StepName
+from state.repository import LeaseLost, Repository
+
+log = logging.getLogger("migrate_bot.engine")
+
+_TRANSIENT = (HerokuTransportError, RateLimited, ServerError, CreateOutcomeUnknown)
+_LAG_STEPS = (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
+_MAX_STEPS_PER_ADVANCE = 40
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Advances migrations; any number of processes may run one, Redis arbitrates."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        heroku: HerokuClient,
+        settings: Settings,
+        notifier: Notifier,
+        *,
+        holder: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        ensures: dict[StepName, Ensure] = ENSURES,
+    ) -> None:
+        self.repo = repo
+        self.heroku = heroku
+        self.settings = settings
+        self.notifier = notifier
+        self.holder = holder or f"engine-{secrets.token_hex(6)}"
+        self.clock = clock
+        self.ensures = ensures
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def lease_ms(self) -> int:
+        """Long enough to survive a slow Heroku call; a heartbeat renews it meanwhile."""
+        return int(max(3.0, 3 * self.settings.migrate_poll_seconds) * 1000)
+
+    async def tick(self) -> None:
+        """Advance every due migration (the scheduler calls this every poll interval)."""
+        ids = await self.repo.active_ids()
+        await asyncio.gather(*(self.advance(i) for i in ids), return_exceptions=False)
+
+    def kick(self, migration_id: str) -> None:
+        """Advance soon, without waiting for the next tick (after a click or a start)."""
+        task = self._running.get(migration_id)
+        if task is not None and not task.done():
+            return
+        self._running[migration_id] = asyncio.get_running_loop().create_task(
+            self.advance(migration_id)
+        )
+
+    async def advance(self, migration_id: str) -> None:
+        with migration_context(migration_id):
+            if not await self.repo.acquire_lease(migration_id, self.holder, self.lease_ms):
+                return
+            heartbeat = asyncio.create_task(self._heartbeat(migration_id))
+            try:
+                for _ in range(_MAX_STEPS_PER_ADVANCE):
+                    if not await self._run_once(migration_id):
+                        break
+            except LeaseLost:
+                log.warning("lease lost; another process took over")
+            except Exception:
+                log.exception("engine error")
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+                with contextlib.suppress(Exception):
+                    await self.repo.release_lease(migration_id, self.holder)
+
+    async def _heartbeat(self, migration_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            if not await self.repo.renew_lease(migration_id, self.holder, self.lease_ms):
+                log.warning("lease renewal failed")
+                return
+
+    async def _save(
+        self,
+        migration_id: str,
+        change: Callable[[Migration], None],
+        *events: AuditEvent,
+    ) -> Migration:
+        def apply(m: Migration) -> Migration:
+            change(m)
+            return m
+
+        return await self.repo.update(migration_id, apply, lease=self.holder, audit=events)
+
+    def _event(
+        self, m: Migration, event: str, **detail: str | int | float | bool | None
+    ) -> AuditEvent:
+        return AuditEvent(
+            migration_id=m.id, event=event, actor="bot", at=self.clock(), detail=detail
+        )
+
+    async def _run_once(self, migration_id: str) -> bool:
+        """Run one due step; True if another step may run right away."""
+        m = await self.repo.get(migration_id)
+        if m.status.terminal or m.status is Status.FAILED:
+            return False
+        now = self.clock()
+        if m.thread_ts is None:
+            ts = await self.notifier.start_thread(m)
+            if ts is not None:
+                m = await self._save(m.id, lambda m: setattr(m, "thread_ts", ts))
+        if m.next_run_at > now.timestamp():
+            return False
+        step = STEPS[m.step]
+        if step.kind is Kind.GATE:
+            return await self._gate(m)
+        return await self._run_step(m)
+
+    async def _run_step(self, m: Migration) -> bool:
+        step = m.step
+        ctx = StepContext(
+            migration=m,
+            heroku=self.heroku,
+            settings=self.settings,
+            clock=self.clock,
+            save=lambda change: self._save(m.id, change),
+        )
+        log.info("running step", extra={"step": step.value, "attempt": m.attempt})
+        try:
+            outcome: Outcome = await self.ensures[step](ctx)
+        except LeaseLost:
+            raise
+        except _TRANSIENT as exc:
+            return await self._transient(ctx.migration, exc)
+        except HerokuAPIError as exc:
+            outcome = Fail(
+                f"Heroku refused {step.value}: {exc.message} ({exc.id or exc.status}).",
+                _hint_after(ctx.migration),
+            )
+        except HerokuError as exc:
+            return await self._transient(ctx.migration, exc)
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("step crashed", extra={"step": step.value, "ref": ref})
+            outcome = Fail(
+                f"An internal error stopped {step.value} (reference {ref} in the bot's logs).",
+                _hint_after(ctx.migration),
+            )
+        m = await self._apply(ctx.migration, outcome)
+        for text in ctx.notices:
+            await self.notifier.notice(m, text)
+        if step in _LAG_STEPS:
+            await self._progress(m)
+        return isinstance(outcome, Done) and not m.status.terminal and m.status is not Status.FAILED
+
+    async def _transient(self, m: Migration, exc: Exception) -> bool:
+        attempt = m.attempt + 1
+        text = _describe(exc)
+        if attempt >= decisions.MAX_ATTEMPTS:
+            await self._apply(
+                m,
+                Fail(
+                    f"{m.step.value} kept failing after {attempt} attempts: {text}",
+                    _hint_after(m),
+                ),
+            )
+            return False
+        delay = decisions.retry_delay(attempt, self.settings.migrate_poll_seconds)
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        now = self.clock()
+
+        def retry(m: Migration) -> None:
+            m.attempt = attempt
+            m.next_run_at = now.timestamp() + delay
+            m.error = f"retrying: {text}"
+
+        await self._save(
+            m.id,
+            retry,
+            self._event(m, "step_retry", step=m.step.value, attempt=attempt, error=text),
+        )
+        log.warning(
+            "step will be retried", extra={"step": m.step.value, "error": text, "delay": delay}
+        )
+        return False
+
+    async def _apply(self, m: Migration, outcome: Outcome) -> Migration:
+        step = m.step
+        now = self.clock()
+        if isinstance(outcome, Wait):
+            delay = (
+                outcome.after if outcome.after is not None else self.settings.migrate_poll_seconds
+            )
+
+            def wait(m: Migration) -> None:
+                m.next_run_at = now.timestamp() + delay
+                m.attempt = 0
+                m.error = None
+                if outcome.note:
+                    m.marks["waiting"] = outcome.note
+
+            return await self._save(m.id, wait)
+        if isinstance(outcome, Fail):
+
+            def fail(m: Migration) -> None:
+                m.status = Status.FAILED
+                m.error = outcome.error
+                m.marks["hint"] = outcome.hint
+
+            failed = await self._save(
+                m.id, fail, self._event(m, "step_failed", step=step.value, error=outcome.error)
+            )
+            await self.notifier.failed(failed, outcome.error, outcome.hint)
+            return failed
+        nxt = decisions.next_step(step)
+
+        def done(m: Migration) -> None:
+            m.completed[step] = now
+            m.attempt = 0
+            m.error = None
+            m.marks.pop("waiting", None)
+            if nxt is None:
+                m.status = Status.CANCELLED if step in {s.name for s in ABORT} else Status.COMPLETED
+                m.finished_at = now
+            else:
+                m.step = nxt
+                m.next_run_at = now.timestamp()
+
+        saved = await self._save(
+            m.id, done, self._event(m, "step_done", step=step.value, note=outcome.note)
+        )
+        await self.notifier.step_done(saved, step, outcome.note)
+        if saved.status.terminal:
+            await self.notifier.finished(saved)
+        return saved
+
+    async def _gate(self, m: Migration) -> bool:
+        gate = m.step
+        now = self.clock()
+        approval = m.approvals.get(gate)
+        if gate is StepName.APPROVE_PROMOTE and m.promote_approved:
+            await self._apply(m, Done("approved together with maintenance"))
+            return True
+        if approval is not None and approval.decision is Decision.APPROVED:
+            await self._apply(m, Done(f"approved by <@{approval.decided_by}>"))
+            return True
+        if approval is not None and approval.decision is None and now >= approval.expires_at:
+            expired = approval.model_copy(update={"decision": Decision.EXPIRED, "decided_at": now})
+            m = await self._save(
+                m.id,
+                lambda m: m.approvals.__setitem__(gate, expired),
+                self._event(m, "approval_expired", gate=gate.value),
+            )
+            await self.notifier.approval_closed(m, expired)
+            approval = expired
+        if approval is None or approval.decision is Decision.EXPIRED:
+            fresh = decisions.new_approval(
+                m, gate, secrets.token_urlsafe(9), now, self.settings.migrate_approval_ttl_seconds
+            )
+
+            def request(m: Migration) -> None:
+                m.approvals[gate] = fresh
+                m.status = Status.AWAITING_APPROVAL
+                m.next_run_at = fresh.expires_at.timestamp()
+
+            m = await self._save(
+                m.id, request, self._event(m, "approval_requested", gate=gate.value)
+            )
+            approval = fresh
+        if approval.message_ts is None:
+            ts = await self.notifier.approval_request(m, approval)
+            if ts is None:
+                # Slack did not take it: look again soon rather than wait for the expiry.
+                retry_at = now.timestamp() + self.settings.migrate_poll_seconds
+                await self._save(m.id, lambda m: setattr(m, "next_run_at", retry_at))
+                return False
+            nonce = approval.nonce
+
+            def posted(m: Migration) -> None:
+                current = m.approvals.get(gate)
+                if current is not None and current.nonce == nonce:
+                    m.approvals[gate] = current.model_copy(update={"message_ts": ts})
+
+            await self._save(m.id, posted)
+        return False
+
+    async def _progress(self, m: Migration) -> None:
+        ts = await self.notifier.progress(m)
+        if ts is not None and ts != m.progress_ts:
+            await self._save(m.id, lambda m: setattr(m, "progress_ts", ts))
+
+
+def _hint_after(m: Migration) -> str:
+    if decisions.past_promote(m):
+        return (
+            f"The app already runs on the new database; the bot does not roll back. Fix the cause, "
+            f"check `heroku pg:info -a {m.promote_app}`, and finish the remaining steps by hand."
+        )
+    return f"`/migrate cancel {m.id}` puts the app back as it was and removes the follower."
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, HerokuAPIError):
+        return f"Heroku answered {exc.status} {exc.id or ''}: {exc.message}".strip()
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,108 @@
+"""Approval buttons (`approve_step`, `reject_step`): ack, check, decide, explain refusals."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.decisions import Click
+from bot.runbook import GATES
+from bot.service import MigrationService
+from handlers.middleware import AUTHZ_ERROR, ROLES
+from handlers.render import APPROVE, REJECT
+from state.models import StepName
+from state.repository import StateError, TransitionRefused
+
+log = logging.getLogger("migrate_bot.handlers")
+
+_ID = re.compile(r"^mig-[a-z0-9]{6}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
+
+
+class BadClick(ValueError):
+    """A button payload we did not produce (forged, truncated or from another app)."""
+
+
+def parse_click(action_id: str, value: object, user: object) -> Click:
+    """The typed click from a block_actions action; BadClick if anything is off."""
+    if action_id not in (APPROVE, REJECT) or not isinstance(value, str) or len(value) > 300:
+        raise BadClick("unknown button")
+    if not isinstance(user, str) or not user:
+        raise BadClick("no user")
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise BadClick("unreadable button value") from None
+    if not isinstance(data, dict):
+        raise BadClick("unreadable button value")
+    migration_id, gate, nonce = data.get("m"), data.get("g"), data.get("n")
+    if not (isinstance(migration_id, str) and _ID.match(migration_id)):
+        raise BadClick("bad migration id")
+    if gate not in {g.value for g in GATES}:
+        raise BadClick("bad gate")
+    if not (isinstance(nonce, str) and _NONCE.match(nonce)):
+        raise BadClick("bad nonce")
+    return Click(
+        migration_id=migration_id,
+        gate=StepName(gate),
+        nonce=nonce,
+        user=user,
+        approve=action_id == APPROVE,
+        with_promote=data.get("p") == 1,
+    )
+
+
+def register(app: AsyncApp, service: MigrationService) -> None:
+    async def decide(
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Any,
+        client: Any,
+        context: dict[str, Any],
+    ) -> None:
+        await ack()
+        user = (body.get("user") or {}).get("id")
+
+        async def tell(text: str) -> None:
+            try:
+                await respond(response_type="ephemeral", replace_original=False, text=text)
+            except Exception:
+                channel = (body.get("channel") or {}).get("id")
+                if channel and isinstance(user, str):
+                    await client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+        try:
+            click = parse_click(action.get("action_id", ""), action.get("value"), user)
+        except BadClick as exc:
+            log.warning("refused a button payload", extra={"reason": str(exc)})
+            await tell(":warning: This button is not one the bot can act on; nothing was changed.")
+            return
+        if context.get(AUTHZ_ERROR):
+            await tell(f":warning: {context[AUTHZ_ERROR]}")
+            return
+        roles = context.get(ROLES)
+        try:
+            m = await service.decide(click, is_approver=bool(roles and roles.approver))
+        except TransitionRefused as exc:
+            await tell(f":no_entry: {exc.reason}")
+            return
+        except StateError as exc:
+            await tell(f":warning: {exc}")
+            return
+        except Exception:
+            log.exception("click failed")
+            await tell(":warning: Something went wrong on our side; nothing was changed.")
+            return
+        verb = "Approved" if click.approve else "Rejected"
+        log.info(
+            "decision recorded",
+            extra={"migration": m.id, "gate": click.gate.value, "decision": verb},
+        )
+
+    app.action(APPROVE)(decide)
+    app.action(REJECT)(decide)

@@ -1,0 +1,166 @@
+"""The durable shape of a migration, stored in Redis as JSON.
+
+Nothing here may hold a secret: database URLs, tokens and passwords never enter these models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(StrEnum):
+    """Where a migration stands as a whole."""
+
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    FAILED = "failed"
+    ABORTING = "aborting"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Status.CANCELLED, Status.COMPLETED)
+
+
+class StepName(StrEnum):
+    """The 16 steps of the follower changeover, then the abort path."""
+
+    PREFLIGHT = "preflight"
+    CREATE_FOLLOWER = "create_follower"
+    WAIT_AVAILABLE = "wait_available"
+    WAIT_CAUGHT_UP = "wait_caught_up"
+    APPROVE_MAINTENANCE = "approve_maintenance"
+    MAINTENANCE_ON = "maintenance_on"
+    SCALE_DOWN = "scale_down"
+    WAIT_ZERO_LAG = "wait_zero_lag"
+    APPROVE_PROMOTE = "approve_promote"
+    UNFOLLOW = "unfollow"
+    PROMOTE = "promote"
+    SCALE_UP = "scale_up"
+    MAINTENANCE_OFF = "maintenance_off"
+    VERIFY = "verify"
+    APPROVE_DESTROY = "approve_destroy"
+    DESTROY_OLD = "destroy_old"
+    ABORT_SCALE_UP = "abort_scale_up"
+    ABORT_MAINTENANCE_OFF = "abort_maintenance_off"
+    ABORT_REMOVE_FOLLOWER = "abort_remove_follower"
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Approval(BaseModel):
+    """One approval request posted for a gate; a click is valid only against its nonce."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gate: StepName
+    nonce: str
+    requested_at: datetime
+    expires_at: datetime
+    state_version: int
+    message_ts: str | None = None
+    decision: Decision | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    with_promote: bool = False
+
+
+class LagPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: float
+    behind_by: int
+
+
+class Migration(BaseModel):
+    """A migration's whole state; every change goes through one atomic Redis transition."""
+
+    id: str
+    app: str
+    target_app: str | None = None
+    plan: str
+    source: str = "DATABASE"
+    method: str = "changeover"
+    requested_by: str
+    channel: str
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    status: Status = Status.RUNNING
+    step: StepName = StepName.PREFLIGHT
+    version: int = 0
+    next_run_at: float = 0.0
+    attempt: int = 0
+    error: str | None = None
+    cancel_requested_by: str | None = None
+
+    thread_ts: str | None = None
+    progress_ts: str | None = None
+
+    # What the platform looked like, recorded before the bot changed it.
+    source_addon_id: str | None = None
+    source_addon_name: str | None = None
+    source_app: str | None = None
+    source_plan: str | None = None
+    follower_name: str = ""
+    follower_addon_id: str | None = None
+    follower_attachment: str | None = None
+    formation: dict[str, dict[str, int]] = Field(default_factory=dict)
+    maintenance_before: dict[str, bool] = Field(default_factory=dict)
+
+    maintenance_on_at: datetime | None = None
+    maintenance_off_at: datetime | None = None
+    promoted_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    lag: list[LagPoint] = Field(default_factory=list)
+    promote_approved: bool = False
+    approvals: dict[StepName, Approval] = Field(default_factory=dict)
+    completed: dict[StepName, datetime] = Field(default_factory=dict)
+    # In-step checkpoints ("the promote request was sent at ..."), so a re-run after a crash
+    # knows what it may already have done.
+    marks: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def apps_down(self) -> list[str]:
+        """Apps whose writers are stopped for the changeover."""
+        return [self.app] + ([self.target_app] if self.target_app else [])
+
+    @property
+    def promote_app(self) -> str:
+        """The app whose DATABASE ends up on the new database."""
+        return self.target_app or self.app
+
+    @property
+    def apps_up(self) -> list[str]:
+        """Apps started again after promote (a moved app's old home stays down)."""
+        return [self.promote_app]
+
+    @property
+    def downtime_seconds(self) -> float | None:
+        if self.maintenance_on_at is None or self.maintenance_off_at is None:
+            return None
+        return (self.maintenance_off_at - self.maintenance_on_at).total_seconds()
+
+
+class AuditEvent(BaseModel):
+    """One line of the audit stream: who did what, and what came back."""
+
+    migration_id: str
+    event: str
+    actor: str = "bot"
+    at: datetime = Field(default_factory=utcnow)
+    detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)

@@ -1,0 +1,241 @@
+"""Migrations in Redis: atomic transitions, per-app locks, leases and the audit stream.
+
+Errors::
+
+    StateError
+     ├── MigrationNotFound
+     ├── AppLocked          another migration holds the app (message names it and who asked)
+     ├── LeaseLost          this process no longer owns the migration; it must stop touching it
+     └── TransitionRefused  the change function refused (carries a user-facing reason)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from state import keys
+from state.models import AuditEvent, Migration
+
+AUDIT_MAXLEN = 100_000
+
+
+class StateError(Exception):
+    """Base of every error this module raises."""
+
+
+class MigrationNotFound(StateError):
+    def __init__(self, migration_id: str) -> None:
+        super().__init__(f"No migration {migration_id}. `/migrate list` shows the recent ones.")
+        self.migration_id = migration_id
+
+
+class AppLocked(StateError):
+    def __init__(self, app: str, holder: Migration | None, holder_id: str) -> None:
+        who = f", started by <@{holder.requested_by}>" if holder else ""
+        super().__init__(
+            f"{app} is already being migrated by {holder_id}{who}. "
+            f"One migration per app at a time: see `/migrate status {holder_id}`."
+        )
+        self.app = app
+        self.holder_id = holder_id
+
+
+class LeaseLost(StateError):
+    def __init__(self, migration_id: str) -> None:
+        super().__init__(f"this process no longer holds the lease on {migration_id}")
+
+
+class TransitionRefused(StateError):
+    """A change function refused the transition; the reason is shown to the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Takes every lock or none: KEYS = lock keys..., migration, active, index;
+# ARGV = id, json, score. Returns "" on success or the id already holding a lock.
+_CREATE = """
+for i = 1, #KEYS - 3 do
+  local holder = redis.call('GET', KEYS[i])
+  if holder then return holder end
+end
+for i = 1, #KEYS - 3 do redis.call('SET', KEYS[i], ARGV[1]) end
+redis.call('SET', KEYS[#KEYS - 2], ARGV[2])
+redis.call('SADD', KEYS[#KEYS - 1], ARGV[1])
+redis.call('ZADD', KEYS[#KEYS], ARGV[3], ARGV[1])
+return ''
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _audit_fields(event: AuditEvent) -> dict[str, str]:
+    return {
+        "migration": event.migration_id,
+        "event": event.event,
+        "actor": event.actor,
+        "at": event.at.isoformat(),
+        "detail": json.dumps(event.detail, sort_keys=True),
+    }
+
+
+class Repository:
+    """The only code that reads or writes migration state in Redis."""
+
+    def __init__(self, redis: Redis) -> None:
+        # Typed as Any: the client decodes responses to str, which redis-py's stubs cannot express.
+        self._redis: Any = redis
+
+    async def create(self, migration: Migration, event: AuditEvent) -> Migration:
+        """Store a new migration and take its apps' locks, atomically; AppLocked if taken."""
+        apps = migration.apps_down
+        lock_keys = [keys.app_lock(app) for app in apps]
+        holder = await self._redis.eval(
+            _CREATE,
+            len(lock_keys) + 3,
+            *lock_keys,
+            keys.migration(migration.id),
+            keys.active(),
+            keys.index(),
+            migration.id,
+            migration.model_dump_json(),
+            migration.created_at.timestamp(),
+        )
+        if holder:
+            locked_app = apps[0]
+            for app in apps:
+                if await self._redis.get(keys.app_lock(app)) == holder:
+                    locked_app = app
+            raise AppLocked(locked_app, await self.find(holder), holder)
+        await self.record(event)
+        return migration
+
+    async def find(self, migration_id: str) -> Migration | None:
+        raw = await self._redis.get(keys.migration(migration_id))
+        return None if raw is None else Migration.model_validate_json(raw)
+
+    async def get(self, migration_id: str) -> Migration:
+        found = await self.find(migration_id)
+        if found is None:
+            raise MigrationNotFound(migration_id)
+        return found
+
+    async def recent(self, limit: int = 10) -> list[Migration]:
+        ids = await self._redis.zrevrange(keys.index(), 0, limit - 1)
+        if not ids:
+            return []
+        raws = await self._redis.mget([keys.migration(i) for i in ids])
+        return [Migration.model_validate_json(raw) for raw in raws if raw is not None]
+
+    async def active_ids(self) -> list[str]:
+        return sorted(await self._redis.smembers(keys.active()))
+
+    async def update(
+        self,
+        migration_id: str,
+        change: Callable[[Migration], Migration],
+        *,
+        lease: str | None = None,
+        audit: Sequence[AuditEvent] = (),
+    ) -> Migration:
+        """Apply `change` atomically (WATCH/MULTI/EXEC, retried on conflict).
+
+        With `lease`, the write happens only while this holder still owns the migration, so a
+        process that lost its lease can never overwrite the one that took over.
+        """
+        key = keys.migration(migration_id)
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    watched = [key] + ([keys.lease(migration_id)] if lease else [])
+                    await pipe.watch(*watched)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        raise MigrationNotFound(migration_id)
+                    if lease is not None and await pipe.get(keys.lease(migration_id)) != lease:
+                        raise LeaseLost(migration_id)
+                    current = Migration.model_validate_json(raw)
+                    changed = change(current.model_copy(deep=True))
+                    new = changed.model_copy(
+                        update={"version": current.version + 1, "updated_at": datetime.now(UTC)}
+                    )
+                    release = []
+                    if new.status.terminal and not current.status.terminal:
+                        for app in new.apps_down:
+                            lock = keys.app_lock(app)
+                            await pipe.watch(lock)
+                            if await pipe.get(lock) == migration_id:
+                                release.append(lock)
+                    pipe.multi()
+                    pipe.set(key, new.model_dump_json())
+                    if release:
+                        pipe.delete(*release)
+                        pipe.srem(keys.active(), migration_id)
+                    for event in audit:
+                        self._queue_audit(pipe, event)
+                    await pipe.execute()
+                    return new
+                except WatchError:
+                    continue
+
+    async def acquire_lease(self, migration_id: str, holder: str, ttl_ms: int) -> bool:
+        """Take (or keep) the right to advance a migration; False if another process has it."""
+        key = keys.lease(migration_id)
+        if await self._redis.set(key, holder, nx=True, px=ttl_ms):
+            return True
+        return bool(await self._redis.eval(_RENEW, 1, key, holder, ttl_ms))
+
+    async def renew_lease(self, migration_id: str, holder: str, ttl_ms: int) -> bool:
+        key = keys.lease(migration_id)
+        return bool(await self._redis.eval(_RENEW, 1, key, holder, ttl_ms))
+
+    async def release_lease(self, migration_id: str, holder: str) -> None:
+        await self._redis.eval(_RELEASE, 1, keys.lease(migration_id), holder)
+
+    async def lease_holder(self, migration_id: str) -> str | None:
+        holder: str | None = await self._redis.get(keys.lease(migration_id))
+        return holder
+
+    async def record(self, *events: AuditEvent) -> None:
+        """Append to the audit stream outside of a transition."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for event in events:
+                self._queue_audit(pipe, event)
+            await pipe.execute()
+
+    async def audit_trail(self, migration_id: str, count: int = 1000) -> list[AuditEvent]:
+        entries = await self._redis.xrange(keys.audit_of(migration_id), count=count)
+        return [
+            AuditEvent(
+                migration_id=fields["migration"],
+                event=fields["event"],
+                actor=fields["actor"],
+                at=datetime.fromisoformat(fields["at"]),
+                detail=json.loads(fields["detail"]),
+            )
+            for _id, fields in entries
+        ]
+
+    @staticmethod
+    def _queue_audit(pipe: Any, event: AuditEvent) -> None:
+        fields = _audit_fields(event)
+        # Both writes ride in the caller's MULTI, so a state change and its record commit together.
+        pipe.xadd(keys.audit(), fields, maxlen=AUDIT_MAXLEN, approximate=True)
+        pipe.xadd(keys.audit_of(event.migration_id), fields, maxlen=AUDIT_MAXLEN, approximate=True)
