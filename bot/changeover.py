@@ -306,10 +306,8 @@ async def promote(ctx: StepContext) -> Outcome:
             await ctx.checkpoint(mark)
         await heroku.create_attachment(app, m.follower_name, name="DATABASE")
         attachments = await heroku.list_attachments(app)
-    if (
-        ctx.m.marks.get("pooler")
-        and _find(attachments, "DATABASE_CONNECTION_POOL", "connection-pooling:default") is None
-    ):
+    pool = _find(attachments, "DATABASE_CONNECTION_POOL", "connection-pooling:default")
+    if ctx.m.marks.get("pooler") and (pool is None or pool.addon.id != m.follower_addon_id):
         await heroku.create_attachment(
             app,
             m.follower_name,

@@ -66,6 +66,9 @@ class Engine:
         self.clock = clock
         self.ensures = ensures
         self._running: dict[str, asyncio.Task[None]] = {}
+        # The lease keeps other processes out; this keeps a tick and a kick in this process
+        # from advancing the same migration at once (they share the lease holder).
+        self._advancing: set[str] = set()
 
     @property
     def lease_ms(self) -> int:
@@ -87,24 +90,33 @@ class Engine:
         )
 
     async def advance(self, migration_id: str) -> None:
-        with migration_context(migration_id):
-            if not await self.repo.acquire_lease(migration_id, self.holder, self.lease_ms):
-                return
-            heartbeat = asyncio.create_task(self._heartbeat(migration_id))
-            try:
-                for _ in range(_MAX_STEPS_PER_ADVANCE):
-                    if not await self._run_once(migration_id):
-                        break
-            except LeaseLost:
-                log.warning("lease lost; another process took over")
-            except Exception:
-                log.exception("engine error")
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
-                with contextlib.suppress(Exception):
-                    await self.repo.release_lease(migration_id, self.holder)
+        if migration_id in self._advancing:
+            return
+        self._advancing.add(migration_id)
+        try:
+            with migration_context(migration_id):
+                await self._advance_leased(migration_id)
+        finally:
+            self._advancing.discard(migration_id)
+
+    async def _advance_leased(self, migration_id: str) -> None:
+        if not await self.repo.acquire_lease(migration_id, self.holder, self.lease_ms):
+            return
+        heartbeat = asyncio.create_task(self._heartbeat(migration_id))
+        try:
+            for _ in range(_MAX_STEPS_PER_ADVANCE):
+                if not await self._run_once(migration_id):
+                    break
+        except LeaseLost:
+            log.warning("lease lost; another process took over")
+        except Exception:
+            log.exception("engine error")
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with contextlib.suppress(Exception):
+                await self.repo.release_lease(migration_id, self.holder)
 
     async def _heartbeat(self, migration_id: str) -> None:
         while True:

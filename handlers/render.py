@@ -61,6 +61,10 @@ def header(text: str) -> Block:
     return {"type": "header", "text": _text("plain_text", text[:150])}
 
 
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else format_duration(seconds)
+
+
 def _when(at: datetime | None) -> str:
     return at.strftime("%H:%M:%S UTC") if at else "?"
 
@@ -237,7 +241,7 @@ def finished(m: Migration) -> tuple[str, list[Block]]:
         lines = [f":no_entry_sign: *{m.id} cancelled*: {m.app} is back as it was."]
     if m.downtime_seconds is not None:
         lines.append(
-            f"Maintenance window: {format_duration(m.downtime_seconds)} "
+            f"Maintenance window: {_seconds(m.downtime_seconds)} "
             f"({_when(m.maintenance_on_at)} → {_when(m.maintenance_off_at)})."
         )
     lines += m.notes
@@ -257,7 +261,7 @@ def status(m: Migration) -> list[Block]:
     if m.lag:
         blocks.append(context(f"Last Behind By: {m.lag[-1].behind_by} commits"))
     if m.downtime_seconds is not None:
-        blocks.append(context(f"Downtime: {format_duration(m.downtime_seconds)}"))
+        blocks.append(context(f"Downtime: {_seconds(m.downtime_seconds)}"))
     return blocks
 
 

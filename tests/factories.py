@@ -23,7 +23,9 @@ def migration(**overrides: object) -> Migration:
     return Migration.model_validate(values)
 
 
-def at_gate(gate: StepName, *, nonce: str = "nonce-1", ttl: float = 3600, **overrides: object) -> Migration:
+def at_gate(
+    gate: StepName, *, nonce: str = "nonce-1", ttl: float = 3600, **overrides: object
+) -> Migration:
     m = migration(step=gate, status=Status.AWAITING_APPROVAL, **overrides)
     m.approvals[gate] = Approval(
         gate=gate,

@@ -1,0 +1,63 @@
+"""Heroku Platform API and Data API client."""
+
+from bot.heroku.client import HerokuClient
+from bot.heroku.errors import (
+    CreateOutcomeUnknown,
+    Forbidden,
+    HerokuAPIError,
+    HerokuError,
+    HerokuTimeout,
+    HerokuTransportError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TwoFactorRequired,
+    Unauthorized,
+    UnexpectedResponse,
+    Unprocessable,
+)
+from bot.heroku.models import (
+    Addon,
+    App,
+    AttachedAddon,
+    Attachment,
+    Database,
+    Dyno,
+    Formation,
+    InfoRow,
+    NamedRef,
+    Plan,
+    Release,
+    WaitStatus,
+)
+from bot.heroku.transport import CallRecord
+
+__all__ = [
+    "Addon",
+    "App",
+    "AttachedAddon",
+    "Attachment",
+    "CallRecord",
+    "CreateOutcomeUnknown",
+    "Database",
+    "Dyno",
+    "Forbidden",
+    "Formation",
+    "HerokuAPIError",
+    "HerokuClient",
+    "HerokuError",
+    "HerokuTimeout",
+    "HerokuTransportError",
+    "InfoRow",
+    "NamedRef",
+    "NotFound",
+    "Plan",
+    "RateLimited",
+    "Release",
+    "ServerError",
+    "TwoFactorRequired",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "Unprocessable",
+    "WaitStatus",
+]

@@ -14,17 +14,36 @@ from state.repository import TransitionRefused
 from tests.factories import T0, at_gate, migration
 
 
-def click(gate: StepName, user: str = "U0BOB", *, approve: bool = True, nonce: str = "nonce-1", **kw: bool) -> Click:
+def click(
+    gate: StepName, user: str = "U0BOB", *, approve: bool = True, nonce: str = "nonce-1", **kw: bool
+) -> Click:
     return Click("mig-abc123", gate, nonce, user, approve, **kw)
 
 
 def test_the_changeover_runbook_has_the_sixteen_steps_of_the_design_in_order() -> None:
     assert [s.name.value for s in CHANGEOVER] == [
-        "preflight", "create_follower", "wait_available", "wait_caught_up", "approve_maintenance",
-        "maintenance_on", "scale_down", "wait_zero_lag", "approve_promote", "unfollow", "promote",
-        "scale_up", "maintenance_off", "verify", "approve_destroy", "destroy_old",
+        "preflight",
+        "create_follower",
+        "wait_available",
+        "wait_caught_up",
+        "approve_maintenance",
+        "maintenance_on",
+        "scale_down",
+        "wait_zero_lag",
+        "approve_promote",
+        "unfollow",
+        "promote",
+        "scale_up",
+        "maintenance_off",
+        "verify",
+        "approve_destroy",
+        "destroy_old",
     ]
-    assert GATES == {StepName.APPROVE_MAINTENANCE, StepName.APPROVE_PROMOTE, StepName.APPROVE_DESTROY}
+    assert {
+        StepName.APPROVE_MAINTENANCE,
+        StepName.APPROVE_PROMOTE,
+        StepName.APPROVE_DESTROY,
+    } == GATES
 
 
 def test_next_step_walks_each_runbook_and_ends_with_none() -> None:
@@ -52,7 +71,9 @@ def test_approval_by_the_requester_is_refused_and_changes_nothing() -> None:
     m = at_gate(StepName.APPROVE_MAINTENANCE)
     before = m.model_copy(deep=True)
     with pytest.raises(TransitionRefused, match="two-person rule"):
-        decisions.apply_click(m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE"), T0, is_approver=True)
+        decisions.apply_click(
+            m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE"), T0, is_approver=True
+        )
     assert m == before
 
 
@@ -67,25 +88,33 @@ def test_approval_by_a_second_engineer_resumes_the_migration() -> None:
 
 def test_approving_maintenance_with_promote_pre_approves_the_promote_gate() -> None:
     m = at_gate(StepName.APPROVE_MAINTENANCE)
-    after = decisions.apply_click(m, click(StepName.APPROVE_MAINTENANCE, with_promote=True), T0, is_approver=True)
+    after = decisions.apply_click(
+        m, click(StepName.APPROVE_MAINTENANCE, with_promote=True), T0, is_approver=True
+    )
     assert after.promote_approved
 
 
 def test_a_user_who_is_not_an_approver_is_refused() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE)
-    reason = decisions.refuse_click(m, click(StepName.APPROVE_PROMOTE, "U0EVE"), T0, is_approver=False)
+    reason = decisions.refuse_click(
+        m, click(StepName.APPROVE_PROMOTE, "U0EVE"), T0, is_approver=False
+    )
     assert reason is not None and "MIGRATE_APPROVERS" in reason
 
 
 def test_an_expired_approval_is_refused() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE, ttl=60)
-    reason = decisions.refuse_click(m, click(StepName.APPROVE_PROMOTE), T0 + timedelta(seconds=61), is_approver=True)
+    reason = decisions.refuse_click(
+        m, click(StepName.APPROVE_PROMOTE), T0 + timedelta(seconds=61), is_approver=True
+    )
     assert reason is not None and "expired" in reason
 
 
 def test_a_click_with_an_old_nonce_is_stale() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE, nonce="new-nonce")
-    reason = decisions.refuse_click(m, click(StepName.APPROVE_PROMOTE, nonce="old-nonce"), T0, is_approver=True)
+    reason = decisions.refuse_click(
+        m, click(StepName.APPROVE_PROMOTE, nonce="old-nonce"), T0, is_approver=True
+    )
     assert reason is not None and "stale" in reason
 
 
@@ -100,25 +129,33 @@ def test_a_click_for_a_gate_the_migration_is_not_at_is_refused() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE)
     m.step = StepName.UNFOLLOW
     m.status = Status.RUNNING
-    assert decisions.refuse_click(m, click(StepName.APPROVE_PROMOTE), T0, is_approver=True) is not None
+    assert (
+        decisions.refuse_click(m, click(StepName.APPROVE_PROMOTE), T0, is_approver=True) is not None
+    )
 
 
 def test_rejecting_before_promote_starts_the_abort_path() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE)
-    after = decisions.apply_click(m, click(StepName.APPROVE_PROMOTE, approve=False), T0, is_approver=True)
+    after = decisions.apply_click(
+        m, click(StepName.APPROVE_PROMOTE, approve=False), T0, is_approver=True
+    )
     assert after.status is Status.ABORTING
     assert after.step is StepName.ABORT_SCALE_UP
 
 
 def test_the_requester_may_reject_their_own_migration() -> None:
     m = at_gate(StepName.APPROVE_MAINTENANCE)
-    after = decisions.apply_click(m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE", approve=False), T0, is_approver=False)
+    after = decisions.apply_click(
+        m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE", approve=False), T0, is_approver=False
+    )
     assert after.status is Status.ABORTING
 
 
 def test_rejecting_the_destroy_keeps_the_old_database_and_completes() -> None:
     m = at_gate(StepName.APPROVE_DESTROY)
-    after = decisions.apply_click(m, click(StepName.APPROVE_DESTROY, approve=False), T0, is_approver=True)
+    after = decisions.apply_click(
+        m, click(StepName.APPROVE_DESTROY, approve=False), T0, is_approver=True
+    )
     assert after.status is Status.COMPLETED
     assert any("keep the old database" in n for n in after.notes)
 
@@ -156,7 +193,9 @@ def test_cancel_of_a_finished_migration_is_refused() -> None:
         (PromoteCheck(behind_by=0, is_follower=True, maintenance=True, running_dynos=1), True),
     ],
 )
-def test_promote_is_safe_only_at_lag_zero_in_maintenance_with_no_dyno_running(check: PromoteCheck, blocked: bool) -> None:
+def test_promote_is_safe_only_at_lag_zero_in_maintenance_with_no_dyno_running(
+    check: PromoteCheck, blocked: bool
+) -> None:
     assert bool(decisions.promote_blockers(check)) is blocked
 
 

@@ -69,7 +69,7 @@ async def test_concurrent_updates_never_lose_a_write(repo: Repository) -> None:
     m = migration()
     await repo.create(m, requested(m))
 
-    def add(i: int):  # noqa: ANN202
+    def add(i: int):
         def change(m: Migration) -> Migration:
             m.notes.append(str(i))
             return m

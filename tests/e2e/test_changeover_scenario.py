@@ -1,0 +1,118 @@
+"""A full changeover driven only by signed HTTP requests to the running bot, as Slack sends them."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sandbox.stack import ALICE, BOB, Stack, wait_for
+
+MUTATING = ("POST", "PATCH", "PUT", "DELETE")
+
+
+def mutations(stack: Stack) -> list[str]:
+    """The platform-changing calls in order (resolution is a POST that changes nothing)."""
+    return [
+        f"{c['method']} {c['path']}"
+        for c in stack.heroku_calls()
+        if c["method"] in MUTATING and not c["path"].startswith("/actions/")
+    ]
+
+
+def approve(stack: Stack, gate: str, user: str = BOB, *, with_promote: bool = False) -> None:
+    message, button = wait_for(
+        f"the {gate} approval request",
+        lambda: stack.gate_button(gate, with_promote=with_promote),
+        stack=stack,
+    )
+    stack.click(user, message, button)
+
+
+def test_a_follower_changeover_runs_end_to_end_with_a_second_engineer(stack: Stack) -> None:
+    started_at = time.monotonic()
+    before = stack.heroku_state()
+    old = next(a for a in before["addons"] if a["app"] == "shop")
+
+    ack = stack.slash(ALICE, "start shop --to standard-2")
+    assert ack.status == 200
+    migration_id = re.search(r"mig-[a-z0-9]{6}", stack.ephemeral_texts(ALICE)[-1]).group(0)
+
+    # The requester cannot approve their own migration, and the refusal changes nothing.
+    message, button = wait_for(
+        "the maintenance approval", lambda: stack.gate_button("approve_maintenance"), stack=stack
+    )
+    stack.click(ALICE, message, button)
+    refusal = wait_for(
+        "the refusal shown to the requester",
+        lambda: [t for t in stack.ephemeral_texts(ALICE) if "two-person rule" in t],
+        stack=stack,
+    )
+    assert "second engineer" in refusal[0]
+    assert not any(m.startswith("PATCH /apps/shop") for m in mutations(stack))
+
+    stack.click(BOB, message, button)
+    approve(stack, "approve_promote")
+    approve(stack, "approve_destroy")
+    wait_for(
+        "the completion message",
+        lambda: any(f"{migration_id} completed" in m.text for m in stack.thread()),
+        timeout=60,
+        stack=stack,
+    )
+    elapsed = time.monotonic() - started_at
+
+    after = stack.heroku_state()
+    new = next(a for a in after["addons"] if a["name"] == f"{migration_id}-standard-2")
+    assert mutations(stack) == [
+        "POST /apps/shop/addons",
+        "PATCH /apps/shop",
+        "PATCH /apps/shop/formation",
+        f"PUT /client/v11/databases/{new['id']}/unfollow",
+        "POST /addon-attachments",
+        "POST /addon-attachments",
+        "POST /addon-attachments",
+        "PATCH /apps/shop/formation",
+        "PATCH /apps/shop",
+        f"DELETE /apps/shop/addons/{old['id']}",
+    ]
+
+    # Final platform state: the app runs on the new database, exactly as it ran before.
+    shop = next(a for a in after["apps"] if a["name"] == "shop")
+    assert shop["maintenance"] is False
+    assert shop["formation"] == {"web": 2, "worker": 1}
+    assert old["id"] not in {a["id"] for a in after["addons"]}
+    attached = {(a["name"], a["namespace"]): a["addon"] for a in shop["attachments"]}
+    assert attached[("DATABASE", None)] == new["name"]
+    assert attached[("DATABASE_CONNECTION_POOL", "connection-pooling:default")] == new["name"]
+    database = next(d for d in after["databases"] if d["addon_id"] == new["id"])
+    assert database["following"] is None
+
+    # What people saw: one progress message updated in place, the downtime, no contract breach.
+    thread = stack.thread()
+    lag_messages = [m for m in thread if m.text.startswith("Follower lag")]
+    assert len(lag_messages) == 1 and len(lag_messages[0].edits) >= 2
+    shown = [
+        int(n.replace(",", ""))
+        for n in re.findall(
+            r"Behind by ([\d,]+) commits",
+            " ".join([e.text for e in lag_messages[0].edits] + [lag_messages[0].text]),
+        )
+    ]
+    assert max(shown) > 200, shown  # it started above the caught-up threshold
+    assert shown[-1] == 0, shown  # and ended at zero, with the app stopped
+    assert any("has caught up" in m.text for m in thread)
+    assert any(
+        "Maintenance window" in b.get("text", {}).get("text", "") for m in thread for b in m.blocks
+    )
+    closed = [m for m in thread if m.text.startswith("Approval") or "Approved by" in m.text]
+    assert closed and all(not any(b["type"] == "actions" for b in m.blocks) for m in closed)
+    assert stack.heroku_violations() == []
+    assert stack.workspace.violations == []
+
+    calls = stack.heroku_calls()
+    polls = [
+        c
+        for c in calls
+        if c["method"] == "GET" and c["path"] == f"/client/v11/databases/{new['id']}"
+    ]
+    print(f"\nscenario: {len(calls)} Heroku calls, {len(polls)} lag polls, {elapsed:.1f} s")

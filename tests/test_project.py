@@ -1,0 +1,56 @@
+"""Contracts of the project itself: lint, types, and the files Heroku and Slack read."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
+def test_the_code_passes_lint_format_and_type_checks(command: tuple[str, ...]) -> None:
+    result = run(str(BIN / command[0]), *command[1:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"```sh\n(python3 -m venv .*?)\n```", readme)
+    assert len(commands) == 2, "the quick start has exactly two commands"
+    assert commands[1] in ci.splitlines()
+    assert "pytest" in commands[1] and "migrate-bot sandbox" in commands[0]
+
+
+def test_procfile_serves_the_bot_on_the_web_dyno() -> None:
+    assert (ROOT / "Procfile").read_text().strip() == "web: migrate-bot serve"
+
+
+def test_app_json_declares_the_required_environment_and_redis() -> None:
+    app = json.loads((ROOT / "app.json").read_text())
+    required = {k for k, v in app["env"].items() if v.get("required")}
+    assert required == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "HEROKU_API_KEY"}
+    assert any(a["plan"].startswith("heroku-redis") for a in app["addons"])
+
+
+def test_the_slack_manifest_declares_the_command_interactivity_and_scopes() -> None:
+    manifest = (ROOT / "manifest.yml").read_text()
+    assert "command: /migrate" in manifest
+    assert manifest.count("/slack/events") == 2
+    for scope in ("commands", "chat:write", "usergroups:read"):
+        assert f"- {scope}\n" in manifest
