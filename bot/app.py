@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot import scheduler as scheduling
+from bot.audit import CallLog
 from bot.authz import Directory
 from bot.config import Settings
 from bot.engine import Engine
@@ -63,13 +64,15 @@ def build(settings: Settings) -> Runtime:
     )
     redis = connect(settings.redis_url.get_secret_value())
     repo = Repository(redis)
+    calls = CallLog()
     heroku = HerokuClient(
         settings.heroku_api_key,
         api_url=settings.heroku_api_url,
         data_api_url=settings.heroku_data_api_url,
+        on_call=calls,
     )
     notifier = Notifier(slack, caught_up_commits=settings.migrate_caught_up_commits)
-    engine = Engine(repo, heroku, settings, notifier)
+    engine = Engine(repo, heroku, settings, notifier, calls=calls)
     service = MigrationService(repo, heroku, engine, notifier, settings)
     secret = settings.slack_signing_secret
     bolt = AsyncApp(

@@ -425,7 +425,8 @@ async def destroy_old(ctx: StepContext) -> Outcome:
 
 
 async def abort_scale_up(ctx: StepContext) -> Outcome:
-    if "formation_final" not in ctx.m.marks and ctx.m.maintenance_on_at is None:
+    if "formation_final" not in ctx.m.marks:
+        # Scale-down never started, so any change since preflight was made by people: keep it.
         return Done("formation was never changed")
     restored = await _restore_formation(ctx.heroku, ctx.m, ctx.m.apps_down)
     return Done(f"formation restored: {', '.join(restored) or 'nothing to restore'}")

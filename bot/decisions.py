@@ -56,6 +56,11 @@ def cancel(m: Migration, user: str, now: datetime) -> Migration:
 
 
 def start_abort(m: Migration, user: str, now: datetime) -> Migration:
+    for gate, approval in m.approvals.items():
+        if approval.decision is None:
+            m.approvals[gate] = approval.model_copy(
+                update={"decision": Decision.CANCELLED, "decided_by": user, "decided_at": now}
+            )
     m.status = Status.ABORTING
     m.step = _ABORT_ORDER[0]
     m.cancel_requested_by = user

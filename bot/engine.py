@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot import decisions
+from bot.audit import CallLog
 from bot.changeover import ENSURES, Ensure
 from bot.config import Settings
 from bot.heroku import HerokuClient
@@ -57,6 +58,7 @@ class Engine:
         holder: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         ensures: dict[StepName, Ensure] = ENSURES,
+        calls: CallLog | None = None,
     ) -> None:
         self.repo = repo
         self.heroku = heroku
@@ -65,6 +67,7 @@ class Engine:
         self.holder = holder or f"engine-{secrets.token_hex(6)}"
         self.clock = clock
         self.ensures = ensures
+        self.calls = calls or CallLog()
         self._running: dict[str, asyncio.Task[None]] = {}
         # The lease keeps other processes out; this keeps a tick and a kick in this process
         # from advancing the same migration at once (they share the lease holder).
@@ -85,8 +88,12 @@ class Engine:
         task = self._running.get(migration_id)
         if task is not None and not task.done():
             return
-        self._running[migration_id] = asyncio.get_running_loop().create_task(
-            self.advance(migration_id)
+        task = asyncio.get_running_loop().create_task(self.advance(migration_id))
+        self._running[migration_id] = task
+        task.add_done_callback(
+            lambda t: (
+                self._running.pop(migration_id) if self._running.get(migration_id) is t else None
+            )
         )
 
     async def advance(self, migration_id: str) -> None:
@@ -135,7 +142,8 @@ class Engine:
             change(m)
             return m
 
-        return await self.repo.update(migration_id, apply, lease=self.holder, audit=events)
+        audit = [*self.calls.drain(migration_id), *events]
+        return await self.repo.update(migration_id, apply, lease=self.holder, audit=audit)
 
     def _event(
         self, m: Migration, event: str, **detail: str | int | float | bool | None

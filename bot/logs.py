@@ -33,6 +33,10 @@ def migration_context(migration_id: str) -> Iterator[None]:
         _migration.reset(token)
 
 
+def current_migration() -> str | None:
+    return _migration.get()
+
+
 class Scrubber:
     """Masks known secret values and anything shaped like a credential."""
 

@@ -18,7 +18,7 @@ from bot.heroku.errors import HerokuError, NotFound
 from bot.notify import Notifier
 from handlers.parse import PlanCommand, StartCommand
 from handlers.render import PlanReport
-from state.models import AuditEvent, Migration
+from state.models import AuditEvent, Decision, Migration
 from state.repository import Repository
 
 log = logging.getLogger("migrate_bot.service")
@@ -106,7 +106,7 @@ class MigrationService:
             ),
         )
         for approval in m.approvals.values():
-            if approval.decision is None:
+            if approval.decision is Decision.CANCELLED and approval.decided_at == now:
                 await self.notifier.approval_closed(m, approval)
         self.engine.kick(m.id)
         return m

@@ -217,7 +217,8 @@ def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]
             "a new request follows."
         )
     else:
-        icon = ":white_check_mark:" if approval.decision is Decision.APPROVED else ":x:"
+        icons = {Decision.APPROVED: ":white_check_mark:", Decision.CANCELLED: ":no_entry_sign:"}
+        icon = icons.get(approval.decision, ":x:") if approval.decision else ":x:"
         extra = " (promote approved too)" if approval.with_promote else ""
         verb = approval.decision.value if approval.decision else "closed"
         when = _when(approval.decided_at)

@@ -58,6 +58,7 @@ class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 class Approval(BaseModel):

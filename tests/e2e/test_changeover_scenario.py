@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
-from sandbox.stack import ALICE, BOB, Stack, wait_for
+import redis
+
+from sandbox.stack import ALICE, API_KEY, BOB, BOT_TOKEN, SIGNING_SECRET, Stack, wait_for
+from state import keys
 
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -108,6 +112,41 @@ def test_a_follower_changeover_runs_end_to_end_with_a_second_engineer(stack: Sta
     assert closed and all(not any(b["type"] == "actions" for b in m.blocks) for m in closed)
     assert stack.heroku_violations() == []
     assert stack.workspace.violations == []
+
+    # The audit stream says who asked, who approved, and which Heroku calls each step made.
+    with redis.Redis.from_url(stack.redis_url, decode_responses=True) as r:
+        audit = [fields for _, fields in r.xrange(keys.audit_of(migration_id))]
+    actors = {(e["event"], e["actor"]) for e in audit}
+    assert ("requested", ALICE) in actors and ("approved", BOB) in actors
+    assert ("approved", ALICE) not in actors
+    audited = [json.loads(e["detail"]) for e in audit if e["event"] == "heroku_call"]
+    creates = [d for d in audited if d["method"] == "POST" and d["path"] == "/apps/shop/addons"]
+    assert len(creates) == 1 and creates[0]["status"] == 201
+    assert sum(1 for d in audited if d["method"] == "DELETE") == 1
+
+    # No secret in anything the bot wrote: its logs, Slack, Redis.
+    with redis.Redis.from_url(stack.redis_url, decode_responses=True) as r:
+        read = {
+            "string": r.get,
+            "set": r.smembers,
+            "zset": lambda k: r.zrange(k, 0, -1),
+            "stream": r.xrange,
+        }
+        stored = [f"{k} {read[r.type(k)](k)}" for k in r.keys("*")]
+    assert len(stored) >= 4
+    slack = [json.dumps(m.to_api()) for m in stack.workspace.messages()] + [
+        e.text for e in stack.workspace.ephemerals()
+    ]
+    for where, text in [
+        ("logs", stack.bot.logs()),
+        ("slack", "\n".join(slack)),
+        ("redis", "\n".join(stored)),
+    ]:
+        for secret in (API_KEY, BOT_TOKEN, SIGNING_SECRET):
+            assert secret not in text, f"{secret[:6]}... leaked into {where}"
+        assert not re.search(r"postgres(ql)?://[^\s:@/]+:[^\s@/]+@", text), (
+            f"a database URL leaked into {where}"
+        )
 
     calls = stack.heroku_calls()
     polls = [

@@ -148,6 +148,8 @@ def test_cancel_before_promote_puts_the_app_back_as_it_was_and_removes_the_follo
     assert shop["formation"] == {"web": 2, "worker": 1}
     assert {a["id"] for a in after["addons"]} == {a["id"] for a in before["addons"]}
     assert not stack.gate_button("approve_promote")  # its buttons are gone
+    closed = [m for m in stack.thread() if "Cancelled by <@U0ALICE>" in json.dumps(m.blocks)]
+    assert len(closed) == 1
     stack.slash(ALICE, "start shop --to standard-2")  # the app's lock was released
     assert started_id(stack) != migration_id
 
