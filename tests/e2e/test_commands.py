@@ -249,3 +249,29 @@ def test_a_heroku_refusal_stops_the_migration_and_says_what_to_do(stack: Stack) 
     text = json.dumps(failure[-1].blocks)
     assert "What to do" in text and f"/migrate cancel {migration_id}" in text
     assert "Traceback" not in text
+
+
+def test_a_move_into_another_app_promotes_there_and_leaves_the_old_app_down(stack: Stack) -> None:
+    stack.heroku.call(
+        lambda: stack.world.seed_app("shop-private", formation={"web": 1}, database_plan=None)
+    )
+    stack.slash(ALICE, "start shop --to private-2 --target-app shop-private")
+    migration_id = started_id(stack)
+    for gate in ("approve_maintenance", "approve_promote", "approve_destroy"):
+        message, button = wait_for(gate, lambda g=gate: stack.gate_button(g), stack=stack)
+        stack.click(BOB, message, button)
+    wait_for(
+        "completion",
+        lambda: any(f"{migration_id} completed" in m.text for m in stack.thread()),
+        stack=stack,
+    )
+    apps = {a["name"]: a for a in stack.heroku_state()["apps"]}
+    target = {(a["name"], a["addon"]) for a in apps["shop-private"]["attachments"]}
+    assert ("DATABASE", f"{migration_id}-private-2") in target
+    assert (
+        apps["shop-private"]["formation"] == {"web": 1} and not apps["shop-private"]["maintenance"]
+    )
+    # The old app still points at the old database: it stays down until traffic moves.
+    assert apps["shop"]["maintenance"] is True
+    assert apps["shop"]["formation"] == {"web": 0, "worker": 0}
+    assert any("stays in maintenance" in m.text for m in stack.thread())
