@@ -7,6 +7,7 @@ checkpointed into the migration before the second call.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,8 @@ _FOLLOWABLE = re.compile(r"^(standard|premium|private|shield|enterprise)-")
 _ONE_OFF_TYPES = ("run", "scheduler", "release")
 _LAG_POINTS_KEPT = 60
 UNFOLLOW_RESEND_SECONDS = 120.0
+UNFOLLOW_QUICK_CHECKS = 10
+UNFOLLOW_QUICK_CHECK_SECONDS = 0.1
 
 
 def _plan_suffix(plan: str) -> str:
@@ -257,8 +260,12 @@ async def unfollow(ctx: StepContext) -> Outcome:
         return Wait("waiting for Heroku to finish the unfollow")
     await ctx.checkpoint(lambda m: m.marks.__setitem__("unfollow_sent_at", str(now.timestamp())))
     await heroku.unfollow(m.follower_addon_id)
-    if not (await heroku.get_database(m.follower_addon_id)).is_follower:
-        return Done("the new database is no longer a follower")
+    # Unfollowing takes a moment on Heroku's side, and the app is down meanwhile: look
+    # again shortly rather than after a whole poll interval.
+    for _ in range(UNFOLLOW_QUICK_CHECKS):
+        if not (await heroku.get_database(m.follower_addon_id)).is_follower:
+            return Done("the new database is no longer a follower")
+        await asyncio.sleep(UNFOLLOW_QUICK_CHECK_SECONDS)
     return Wait("unfollow requested")
 
 

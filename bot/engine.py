@@ -39,6 +39,7 @@ log = logging.getLogger("migrate_bot.engine")
 _TRANSIENT = (HerokuTransportError, RateLimited, ServerError, CreateOutcomeUnknown)
 _LAG_STEPS = (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
 _MAX_STEPS_PER_ADVANCE = 40
+DOWNTIME_POLL_SECONDS = 0.25
 
 
 def utcnow() -> datetime:
@@ -124,6 +125,16 @@ class Engine:
                 await heartbeat
             with contextlib.suppress(Exception):
                 await self.repo.release_lease(migration_id, self.holder)
+        await self._wake_when_due(migration_id)
+
+    async def _wake_when_due(self, migration_id: str) -> None:
+        """Come back exactly when due if that is sooner than the next scheduler tick."""
+        m = await self.repo.find(migration_id)
+        if m is None or m.status.terminal or m.status is Status.FAILED:
+            return
+        delay = m.next_run_at - self.clock().timestamp()
+        if delay < self.settings.migrate_poll_seconds:
+            asyncio.get_running_loop().call_later(max(delay, 0.0), self.kick, migration_id)
 
     async def _heartbeat(self, migration_id: str) -> None:
         while True:
@@ -245,6 +256,9 @@ class Engine:
             delay = (
                 outcome.after if outcome.after is not None else self.settings.migrate_poll_seconds
             )
+            if m.maintenance_on_at is not None and m.maintenance_off_at is None:
+                # The app is down: every second counts more than a few extra API calls.
+                delay = min(delay, DOWNTIME_POLL_SECONDS)
 
             def wait(m: Migration) -> None:
                 m.next_run_at = now.timestamp() + delay

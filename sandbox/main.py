@@ -1,7 +1,9 @@
-"""`migrate-bot sandbox`: rehearse a follower changeover locally, with no account anywhere.
+"""`migrate-bot sandbox`: rehearse a follower changeover on real PostgreSQL, in the browser.
 
-Starts a real Redis, the Heroku and Slack stand-ins and the bot, then plays two engineers in the
-ops channel (alice starts, bob approves) and prints the migration's thread as it happens.
+Starts a real Redis, PostgreSQL clusters (a follower is a real streaming replica), the Heroku
+and Slack stand-ins, a demo app that writes while it is scaled up, and the bot. Open the page
+it prints, type `/migrate start demo-shop --to standard-2` as alice, approve as bob. At the end
+the sandbox reports the downtime and whether any committed row is missing on the new database.
 """
 
 from __future__ import annotations
@@ -9,17 +11,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
+import redis
+
+from sandbox.demo_app import DemoApp, LossReport, check_loss
+from sandbox.heroku.pg_backend import PostgresBackend
+from sandbox.postgres import ClusterManager
 from sandbox.redis_server import RedisServer
-from sandbox.stack import ALICE, BOB, Stack, start_stack, stop_stack, wait_for
+from sandbox.slack import User
+from sandbox.stack import ALICE, BOB, CHANNEL, Stack, start_stack, stop_stack, wait_for
+from state import keys
+from state.models import Migration
 
 APP = "demo-shop"
-_TAGS = re.compile(r"<[@#]?([^>|]+)(?:\|[^>]*)?>")
+REPORTER = User("U0SANDBOX", "sandbox", "Sandbox", is_bot=True)
 
 
 def contracts_dir() -> Path | None:
@@ -28,108 +40,175 @@ def contracts_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def _plain(text: str) -> str:
-    return _TAGS.sub(r"\1", text).replace("*", "")
+class Reporter:
+    """Posts the loss report of every migration that finishes, once."""
+
+    def __init__(self, stack: Stack, demo: DemoApp) -> None:
+        self.stack = stack
+        self.demo = demo
+        self.reports: dict[str, LossReport] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-reporter", daemon=True)
+
+    def start(self) -> Reporter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        with redis.Redis.from_url(self.stack.redis_url, decode_responses=True) as r:
+            while not self._stop.wait(0.5):
+                for migration_id in r.zrange(keys.index(), 0, -1):
+                    if migration_id in self.reports:
+                        continue
+                    raw = r.get(keys.migration(migration_id))
+                    if raw is None:
+                        continue
+                    m = Migration.model_validate_json(raw)
+                    if m.status.terminal:
+                        self.report(m)
+
+    def report(self, m: Migration) -> LossReport:
+        url = self.stack.heroku.call(
+            lambda: self.stack.world.config_vars(
+                next(a for a in self.stack.world.apps.values() if a.name == APP)
+            )["DATABASE_URL"]
+        )
+        window = None
+        if m.maintenance_on_at and m.maintenance_off_at:
+            window = (m.maintenance_on_at.timestamp(), m.maintenance_off_at.timestamp())
+        # Give writers that resumed after the window a moment, so "after" is not empty.
+        time.sleep(1.0)
+        report = check_loss(self.demo.ledger, url, window=window)
+        self.reports[m.id] = report
+        verdict = "no row lost" if not report.missing else f"{len(report.missing)} ROWS LOST"
+        lines = [f"*Sandbox report for {m.id}* ({m.status.value}): {verdict}", *report.lines]
+        print("\n".join(["", *lines]).replace("*", ""), flush=True)
+        self.stack.workspace.post_message(
+            CHANNEL, text="\n".join(lines), user=REPORTER.id, thread_ts=m.thread_ts
+        )
+        return report
 
 
-def _show(who: str, text: str) -> None:
-    for i, line in enumerate(_plain(text).splitlines() or [""]):
-        print(f"  {who if i == 0 else '':>12} │ {line}", flush=True)
+def seed(stack: Stack, demo: DemoApp) -> None:
+    """The demo app: web and worker dynos, a pooler, its DATABASE on a real cluster."""
+    stack.world.seed_app(APP, formation={"web": 1, "worker": 1}, pooler=True)
+    demo.attach(stack.world)
 
 
-def _message_text(blocks: list[dict[str, Any]], fallback: str) -> str:
-    parts = []
-    for block in blocks:
-        text = block.get("text")
-        if isinstance(text, dict):
-            parts.append(str(text.get("text", "")))
-        elements = block.get("elements")
-        for element in elements if isinstance(elements, list) else []:
-            if isinstance(element, dict) and element.get("type") == "mrkdwn":
-                parts.append(str(element.get("text", "")))
-    return "\n".join(p for p in parts if p) or fallback
-
-
-def seed(stack: Stack) -> None:
-    """A demo app with web and worker dynos, a pooler, and a follower that lags for a while."""
-    stack.world.configure(provision_seconds=2, initial_lag=20000, apply_rate=4000)
-    stack.world.seed_app(APP, formation={"web": 2, "worker": 1}, pooler=True)
-
-
-def rehearse(stack: Stack, plan: str, timeout: float) -> int:
-    """Run one changeover as alice and bob; 0 when it completed."""
-    shown: dict[str, int] = {}
-
-    def follow_thread() -> None:
-        for message in stack.thread():
-            version = len(message.edits)
-            if shown.get(message.ts) == version:
-                continue
-            shown[message.ts] = version
-            prefix = "migrate-bot" if version == 0 else "(updated)"
-            _show(prefix, _message_text(message.blocks, message.text))
-
-    print(f"\n$ /migrate plan {APP} --to {plan}    (alice)")
-    stack.slash(ALICE, f"plan {APP} --to {plan}")
-    reply = wait_for("the plan", lambda: stack.workspace.ephemerals(ALICE))
-    _show("to alice", _message_text(reply[-1].blocks, reply[-1].text))
-
-    print(f"\n$ /migrate start {APP} --to {plan}   (alice)")
+def rehearse(stack: Stack, plan: str, timeout: float) -> str:
+    """Alice starts, tries to approve her own migration, bob approves every gate."""
     stack.slash(ALICE, f"start {APP} --to {plan}")
-    deadline = time.monotonic() + timeout
-    tried_own = False
+    reply = wait_for("the start reply", lambda: stack.ephemeral_texts(ALICE), stack=stack)[-1]
+    migration_id = reply.split("*")[1] if "*" in reply else ""
     decided: set[str] = set()
+    tried_own = False
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        follow_thread()
         if any(" completed" in m.text or " cancelled" in m.text for m in stack.thread()):
-            follow_thread()
-            return 0
+            return migration_id
         for message, button in stack.buttons():
-            value = json.loads(button["value"])
-            if message.ts in decided or value["p"]:
+            if message.ts in decided or json.loads(button["value"])["p"]:
                 continue
             if not tried_own:
                 tried_own = True
-                print("\n  alice clicks Approve on her own migration…")
                 stack.click(ALICE, message, button)
-                time.sleep(0.3)
-                _show("to alice", stack.ephemeral_texts(ALICE)[-1])
-            print(f"\n  bob approves {value['g'].replace('_', ' ')}")
             stack.click(BOB, message, button)
             decided.add(message.ts)
         time.sleep(0.1)
-    print("The rehearsal did not finish in time; see the bot's log.")
-    return 1
+    raise TimeoutError("the rehearsal did not finish in time; see the bot's log")
+
+
+@contextlib.contextmanager
+def sandbox(
+    *,
+    poll: float = 1.0,
+    lag_delay: float = 0.0,
+    web_rate: float = 20.0,
+    worker_rate: float = 10.0,
+    port: int = 0,
+) -> Iterator[tuple[Stack, DemoApp, Reporter]]:
+    """Everything up, on loopback; everything down and deleted on the way out."""
+    with (
+        RedisServer() as redis_server,
+        ClusterManager() as clusters,
+        tempfile.TemporaryDirectory(prefix="migrate-sandbox-") as tmp,
+    ):
+        backend = PostgresBackend(clusters, apply_delay_seconds=lag_delay)
+        stack = start_stack(
+            redis_server.url,
+            contracts_dir(),
+            Path(tmp),
+            backend=backend,
+            page_port=port,
+            MIGRATE_POLL_SECONDS=str(poll),
+        )
+        demo = DemoApp(APP, web_rate=web_rate, worker_rate=worker_rate)
+        reporter = Reporter(stack, demo)
+        try:
+            stack.workspace.add_user(REPORTER)
+            stack.heroku.call(lambda: seed(stack, demo))
+            stack.bot.start()
+            reporter.start()
+            yield stack, demo, reporter
+        finally:
+            reporter.stop()
+            demo.stop()
+            stop_stack(stack)
+            backend.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="migrate-bot sandbox",
-        description="Rehearse a follower changeover against local stand-ins of Slack and Heroku.",
+        description="Rehearse a follower changeover on real PostgreSQL, with Slack and Heroku "
+        "stand-ins and a demo app that writes. Open the printed URL in a browser.",
     )
     parser.add_argument("--to", default="standard-2", help="plan of the new database")
-    parser.add_argument("--poll", default="0.5", help="MIGRATE_POLL_SECONDS for the bot")
-    parser.add_argument("--timeout", type=float, default=120.0, help="give up after this long")
+    parser.add_argument("--poll", type=float, default=1.0, help="MIGRATE_POLL_SECONDS for the bot")
+    parser.add_argument(
+        "--lag-delay", type=float, default=0.0, help="replica apply delay in seconds (watch lag)"
+    )
+    parser.add_argument("--web-rate", type=float, default=20.0, help="inserts/s per web dyno")
+    parser.add_argument("--worker-rate", type=float, default=10.0, help="inserts/s per worker")
+    parser.add_argument("--port", type=int, default=0, help="port of the channel page (0: free)")
+    parser.add_argument(
+        "--script", action="store_true", help="play alice and bob yourself, report, and exit"
+    )
+    parser.add_argument("--timeout", type=float, default=180.0, help="--script gives up after this")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
 
-    print("migrate-bot sandbox: real Redis, Heroku and Slack stand-ins, the bot. Ctrl-C stops.")
-    with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="migrate-sandbox-") as tmp:
-        stack = start_stack(redis.url, contracts_dir(), Path(tmp), MIGRATE_POLL_SECONDS=args.poll)
-        code = 1
-        try:
-            stack.heroku.call(lambda: seed(stack))
-            stack.bot.start()
+    print("migrate-bot sandbox: starting Redis, PostgreSQL, the stand-ins and the bot…", flush=True)
+    code = 0
+    try:
+        with sandbox(
+            poll=args.poll,
+            lag_delay=args.lag_delay,
+            web_rate=args.web_rate,
+            worker_rate=args.worker_rate,
+            port=args.port,
+        ) as (stack, _demo, reporter):
             print(
-                f"Heroku stand-in {stack.heroku.url} · Slack stand-in {stack.slack.url} · "
-                f"bot {stack.bot.url}"
+                f"\n  Open {stack.slack.url}/  (the #ops channel; switch between alice and bob)\n"
+                f"  Type: /migrate start {APP} --to {args.to}\n"
+                f"  Bot log: {stack.bot.log_path}   Ctrl-C stops and cleans up.\n",
+                flush=True,
             )
-            with contextlib.suppress(KeyboardInterrupt):
-                code = rehearse(stack, args.to, args.timeout)
-            calls = stack.heroku_calls()
-            print(
-                f"\n{len(calls)} Heroku API calls; contract violations: "
-                f"Heroku {len(stack.heroku_violations())}, Slack {len(stack.workspace.violations)}."
-            )
-        finally:
-            stop_stack(stack)
+            if args.script:
+                migration_id = rehearse(stack, args.to, args.timeout)
+                report = wait_for("the report", lambda: reporter.reports.get(migration_id), 30)
+                code = 1 if report.missing else 0
+            else:
+                while True:
+                    time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nStopped; everything was cleaned up.", flush=True)
     raise SystemExit(code)

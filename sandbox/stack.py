@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 import httpx
 
 from sandbox.heroku.app import create_app as heroku_app
+from sandbox.heroku.backend import DatabaseBackend
 from sandbox.heroku.world import World
 from sandbox.server import ThreadedServer
 from sandbox.slack import SlackDriver, Workspace
 from sandbox.slack import create_app as slack_app
+from sandbox.slack.page import register_page
 from sandbox.slack.workspace import Message
 
 T = TypeVar("T")
@@ -192,17 +194,29 @@ def bot_env(redis_url: str, heroku_url: str, slack_url: str, **extra: str) -> di
     return env | extra
 
 
-def start_stack(redis_url: str, contracts_dir: Path | None, tmp: Path, **env: str) -> Stack:
-    world = World(seed=7)
+def start_stack(
+    redis_url: str,
+    contracts_dir: Path | None,
+    tmp: Path,
+    *,
+    backend: DatabaseBackend | None = None,
+    page_port: int = 0,
+    **env: str,
+) -> Stack:
+    """Stand-ins on free ports and a bot configured for them (not started yet)."""
+    world = World(backend, seed=7)
     heroku = ThreadedServer(
         heroku_app(world, api_key=API_KEY, contracts_dir=contracts_dir, check_responses=True)
     ).start()
     workspace = Workspace()
-    slack = ThreadedServer(
-        slack_app(workspace, bot_token=BOT_TOKEN, contracts_dir=contracts_dir)
-    ).start()
+    # The page is served before the bot's URL (hence the driver) exists.
+    drivers: list[SlackDriver] = []
+    slack_standin = slack_app(workspace, bot_token=BOT_TOKEN, contracts_dir=contracts_dir)
+    register_page(slack_standin, workspace, lambda: drivers[0] if drivers else None)
+    slack = ThreadedServer(slack_standin, port=page_port).start()
     bot = BotProcess(bot_env(redis_url, heroku.url, slack.url, **env), tmp / "bot.log")
     driver = SlackDriver(bot.url + "/slack/events", SIGNING_SECRET, slack.url, workspace)
+    drivers.append(driver)
     return Stack(world, heroku, workspace, slack, bot, driver, redis_url)
 
 

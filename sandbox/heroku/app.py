@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -69,6 +70,7 @@ def _api_middleware(
         if request.path.startswith(control.PREFIX):
             return await handler(request)
         api = "data" if Contract.is_data_path(request.path) else "platform"
+        started, clock = time.time(), time.perf_counter()
         body, body_error = await _read_body(request)
         request[_BODY] = body
         fault = world.take_fault(request.method, request.path)
@@ -88,7 +90,15 @@ def _api_middleware(
         dropped = fault is not None and fault.drop_connection
         status = None if dropped else response.status
         world.calls.append(
-            Call(request.method, request.path, _recordable(request, body), status, api)
+            Call(
+                request.method,
+                request.path,
+                _recordable(request, body),
+                status,
+                api,
+                started,
+                time.perf_counter() - clock,
+            )
         )
         if dropped and request.transport is not None:
             request.transport.close()

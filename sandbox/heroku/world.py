@@ -142,6 +142,8 @@ class Call:
     body: Any
     status: int | None
     api: str  # "platform" | "data"
+    started: float = 0.0  # epoch seconds when the request arrived
+    duration: float = 0.0  # seconds the stand-in spent on it (what "inside Heroku" costs)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +152,8 @@ class Call:
             "body": self.body,
             "status": self.status,
             "api": self.api,
+            "started": self.started,
+            "duration": self.duration,
         }
 
 
@@ -191,6 +195,9 @@ class World:
         self.calls: list[Call] = []
         self.violations: list[Violation] = []
         self.faults: list[Fault] = []
+        # Called on the world's thread whenever who-writes-where may have changed (formation,
+        # maintenance, dynos, attachments): the sandbox's demo app follows the platform this way.
+        self.observers: list[Callable[[World], None]] = []
         self._rng = random.Random(seed)  # noqa: S311  (names and colours, not secrets)
         self._clock = clock
 
@@ -651,6 +658,8 @@ class World:
             before = writers.get(att.addon_id, Writers())
             writers[att.addon_id] = Writers(before.web + web, before.other + other)
         self.backend.set_writers(writers)
+        for observer in self.observers:
+            observer(self)
 
     def _attachment_named(self, app: App, name: str, namespace: str | None) -> Attachment | None:
         for att in self.attachments_for_app(app):
