@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--timeout", type=float, default=180.0, help="--script gives up after this")
     args = parser.parse_args(argv)
+    # Ctrl-C and a polite kill both clean up; a shell may have started us with SIGINT ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     print("migrate-bot sandbox: starting Redis, PostgreSQL, the stand-ins and the bot…", flush=True)
     code = 0

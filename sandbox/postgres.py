@@ -36,7 +36,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import ctypes
 import hashlib
 import hmac
 import importlib.util
@@ -49,7 +48,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -62,6 +60,7 @@ from typing import Any, LiteralString
 import psycopg
 from psycopg import sql
 
+from sandbox.lifetime import die_with_parent
 from sandbox.redis_server import free_port
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,6 @@ log = logging.getLogger(__name__)
 _BASE_PREFIX = "migrate-bot-pg-"
 _CACHE_PREFIX = "migrate-bot-pginstall-"
 _OWNER_FILE = "owner"
-_PR_SET_PDEATHSIG = 1
 _BIND_ATTEMPTS = 5
 _SCRAM_ITERATIONS = 4096
 _SUPERUSER = "postgres"
@@ -257,24 +255,6 @@ def _open_up(tree: Path) -> None:
 
 
 # -- processes ----------------------------------------------------------------------------
-
-
-def _die_with_us() -> Callable[[], None] | None:
-    """A preexec_fn that has the kernel SIGQUIT the child when our forking thread ends."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGQUIT), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the signal was armed
-            os._exit(1)
-
-    return arm
 
 
 class _Spawner:
@@ -737,7 +717,7 @@ class Cluster:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_us(),  # noqa: PLW1509
+                preexec_fn=die_with_parent(signal.SIGQUIT),  # noqa: PLW1509
                 **self._install.popen_kwargs(),
             )
         try:
@@ -784,7 +764,7 @@ class Cluster:
                     stdin=subprocess.DEVNULL,
                     stdout=fd,
                     stderr=fd,
-                    preexec_fn=_die_with_us(),  # noqa: PLW1509
+                    preexec_fn=die_with_parent(signal.SIGQUIT),  # noqa: PLW1509
                     **kwargs,
                 )
             finally:

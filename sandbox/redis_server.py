@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sandbox.lifetime import die_with_parent
+
 _LIVE: set[RedisServer] = set()
 _LIVE_LOCK = threading.Lock()
-_PR_SET_PDEATHSIG = 1
 _BIND_ATTEMPTS = 5
 
 
@@ -67,25 +66,10 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn that has the kernel SIGTERM the child when we die, or None."""
-    # The signal fires when the forking *thread* exits, so only the main thread
-    # may arm it; otherwise a server started from a worker thread would die with it.
-    if not sys.platform.startswith("linux") or threading.current_thread() is not (
-        threading.main_thread()
-    ):
+    """Only the main thread may arm the signal: a worker thread's exit would fire it."""
+    if threading.current_thread() is not threading.main_thread():
         return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the signal was armed
-            os._exit(1)
-
-    return arm
+    return die_with_parent(signal.SIGTERM)
 
 
 class RedisServer:

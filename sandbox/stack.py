@@ -23,6 +23,7 @@ import httpx
 from sandbox.heroku.app import create_app as heroku_app
 from sandbox.heroku.backend import DatabaseBackend
 from sandbox.heroku.world import World
+from sandbox.lifetime import die_with_parent
 from sandbox.server import ThreadedServer
 from sandbox.slack import SlackDriver, Workspace
 from sandbox.slack import create_app as slack_app
@@ -62,7 +63,12 @@ class BotProcess:
     def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], env=self.env, stdout=log, stderr=log
+            [sys.executable, "-m", "bot", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            # No orphan bot if whoever started it is killed (a test runner, the sandbox).
+            preexec_fn=die_with_parent(),  # noqa: PLW1509
         )
         self.starts += 1
         deadline = time.monotonic() + timeout

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
+from sandbox.main import APP, sandbox
 from sandbox.server import ThreadedServer
 from sandbox.slack import Workspace, create_app
 from sandbox.slack.page import register_page
-from sandbox.stack import ALICE, BOB, Stack, start_stack, stop_stack
+from sandbox.stack import ALICE, BOB, Stack
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import seed_shop
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
@@ -79,14 +79,10 @@ def lone_standin() -> Iterator[tuple[Workspace, ThreadedServer]]:
 
 
 @pytest.fixture
-def stack(redis_url: str, contracts_dir: Path, tmp_path: Path) -> Iterator[Stack]:
-    running = start_stack(redis_url, contracts_dir, tmp_path, MIGRATE_POLL_SECONDS="0.2")
-    try:
-        running.heroku.call(lambda: seed_shop(running))
-        running.bot.start()
+def stack() -> Iterator[Stack]:
+    """The whole sandbox: real PostgreSQL, the demo app writing, the bot."""
+    with sandbox(poll=0.2) as (running, _demo, _reporter):
         yield running
-    finally:
-        stop_stack(running)
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
@@ -254,7 +250,7 @@ def test_two_engineers_run_a_follower_changeover_from_the_browser(page: Page, st
     expect(page.get_by_test_id("channel-title")).to_have_text("#ops")
     page.get_by_test_id("user-switcher").select_option(ALICE)
     composer = page.get_by_test_id("composer-input")
-    composer.fill("/migrate start shop --to standard-2")
+    composer.fill(f"/migrate start {APP} --to standard-2")
     composer.press("Enter")
     expect(composer).to_have_value("")
 
@@ -297,8 +293,13 @@ def test_two_engineers_run_a_follower_changeover_from_the_browser(page: Page, st
     expect(page.locator("#app")).not_to_contain_text("<@U0")
     expect(parent).to_contain_text("completed")
 
+    # The sandbox's own report: nothing the demo app committed is missing on the new database.
+    report = thread.get_by_test_id("message").filter(has_text="Sandbox report for")
+    expect(report).to_contain_text("Rows missing on the new database: 0", timeout=STEP_TIMEOUT_MS)
+    expect(report).to_contain_text("no row lost")
+    report.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
-    shop = next(a for a in stack.heroku_state()["apps"] if a["name"] == "shop")
+    shop = next(a for a in stack.heroku_state()["apps"] if a["name"] == APP)
     assert shop["maintenance"] is False
     assert stack.workspace.violations == []
