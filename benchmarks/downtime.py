@@ -77,15 +77,27 @@ def run_once(stack: Stack, r: redis.Redis, plan: str) -> dict[str, float]:
     ):
         raise RuntimeError(f"{migration_id} ended {m.status.value}: {m.error}")
     on, off = m.maintenance_on_at.timestamp(), m.maintenance_off_at.timestamp()
-    calls = [(c["started"], c["started"] + c["duration"]) for c in stack.heroku_calls()]
+    recorded = stack.heroku_calls()
+    calls = [(c["started"], c["started"] + c["duration"]) for c in recorded]
     lag_wait = (
         m.completed[StepName.SCALE_DOWN].timestamp(),
         m.completed[StepName.WAIT_ZERO_LAG].timestamp(),
     )
+    # Unfollow is asynchronous on Heroku too: from the PUT until the database stops following.
+    put = max(c["started"] + c["duration"] for c in recorded if c["path"].endswith("/unfollow"))
+    unfollow_wait = (put, m.completed[StepName.UNFOLLOW].timestamp())
     inside = _covered(calls, on, off)
     waiting = _covered([lag_wait], on, off)
-    outside = off - on - _covered([*calls, lag_wait], on, off)
-    return {"window": off - on, "heroku": inside, "lag_wait": waiting, "bot": outside}
+    bot = off - on - _covered([*calls, lag_wait], on, off)
+    own = off - on - _covered([*calls, lag_wait, unfollow_wait], on, off)
+    return {
+        "window": off - on,
+        "heroku": inside,
+        "lag_wait": waiting,
+        "unfollow_wait": _covered([unfollow_wait], on, off),
+        "bot": bot,
+        "own": own,
+    }
 
 
 def main() -> None:
@@ -101,7 +113,7 @@ def main() -> None:
         r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
         print(
             f"{'run':>3}  {'window s':>9}  {'heroku s':>9}  {'lag wait s':>10}  {'bot s':>7}  "
-            f"{'bot/window':>10}"
+            f"{'bot/window':>10}  {'unfollow wait s':>15}  {'bot w/o it s':>12}"
         )
         for i in range(1, args.runs + 1):
             result = run_once(stack, r, args.to)
@@ -109,15 +121,18 @@ def main() -> None:
             print(
                 f"{i:>3}  {result['window']:>9.3f}  {result['heroku']:>9.3f}  "
                 f"{result['lag_wait']:>10.3f}  {result['bot']:>7.3f}  "
-                f"{result['bot'] / result['window']:>10.1%}",
+                f"{result['bot'] / result['window']:>10.1%}  {result['unfollow_wait']:>15.3f}  "
+                f"{result['own']:>12.3f}",
                 flush=True,
             )
         lost = sum(len(report.missing) for report in reporter.reports.values())
     window = statistics.median(x["window"] for x in results)
     bot = statistics.median(x["bot"] for x in results)
+    own = statistics.median(x["own"] for x in results)
     print(
         f"\nmedian maintenance window {window:.3f} s; median bot share {bot:.3f} s "
-        f"({bot / window:.1%} of the window); poll interval {args.poll} s; rows lost {lost}"
+        f"({bot / window:.1%} of the window), {own:.3f} s ({own / window:.1%}) without the wait "
+        f"for the unfollow to take effect; poll interval {args.poll} s; rows lost {lost}"
     )
 
 

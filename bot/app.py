@@ -10,11 +10,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -24,7 +20,8 @@ from bot.authz import Directory
 from bot.config import Settings
 from bot.engine import Engine
 from bot.heroku import HerokuClient
-from bot.notify import Notifier
+from bot.logs import Scrubber
+from bot.notify import Deliverer
 from bot.service import MigrationService
 from state.redis import connect
 from state.repository import Repository
@@ -56,11 +53,9 @@ def build(settings: Settings) -> Runtime:
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        timeout=10,
+        # Only quick retries here: the outbox retries later, without holding anything up.
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
     )
     redis = connect(settings.redis_url.get_secret_value())
     repo = Repository(redis)
@@ -71,9 +66,14 @@ def build(settings: Settings) -> Runtime:
         data_api_url=settings.heroku_data_api_url,
         on_call=calls,
     )
-    notifier = Notifier(slack, caught_up_commits=settings.migrate_caught_up_commits)
-    engine = Engine(repo, heroku, settings, notifier, calls=calls)
-    service = MigrationService(repo, heroku, engine, notifier, settings)
+    deliverer = Deliverer(
+        repo,
+        slack,
+        caught_up_commits=settings.migrate_caught_up_commits,
+        scrub=Scrubber(settings.secrets()),
+    )
+    engine = Engine(repo, heroku, settings, deliverer, calls=calls)
+    service = MigrationService(repo, heroku, engine, deliverer, settings)
     secret = settings.slack_signing_secret
     bolt = AsyncApp(
         client=slack,
@@ -95,7 +95,7 @@ def build(settings: Settings) -> Runtime:
         engine=engine,
         service=service,
         bolt=bolt,
-        scheduler=scheduling.build(engine, settings.migrate_poll_seconds),
+        scheduler=scheduling.build(engine, deliverer, settings.migrate_poll_seconds),
     )
 
 

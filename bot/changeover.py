@@ -35,6 +35,7 @@ def _plan_suffix(plan: str) -> str:
 
 def _record_lag(m: Migration, at: float, behind_by: int) -> None:
     m.lag = [*m.lag, LagPoint(at=at, behind_by=behind_by)][-_LAG_POINTS_KEPT:]
+    m.progress_rev += 1
 
 
 async def _running_dynos(heroku: HerokuClient, apps: list[str]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.runbook import ABORT, CHANGEOVER
+from bot.runbook import ABORT, CHANGEOVER, Kind
 from state.models import Approval, Decision, Migration, Status, StepName
 from state.repository import TransitionRefused
 
@@ -22,6 +22,14 @@ def next_step(current: StepName) -> StepName | None:
     order = _ABORT_ORDER if current in _ABORT_ORDER else _ORDER
     i = order.index(current)
     return order[i + 1] if i + 1 < len(order) else None
+
+
+def gate_before(step: StepName) -> StepName | None:
+    """The gate a changeover step is behind (the last one before it), if any."""
+    if step not in _ORDER:
+        return None
+    gates = [s.name for s in CHANGEOVER[: _ORDER.index(step)] if s.kind is Kind.GATE]
+    return gates[-1] if gates else None
 
 
 def past_promote(m: Migration) -> bool:

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot import decisions
+from bot import decisions, notices
 from bot.audit import CallLog
 from bot.changeover import ENSURES, Ensure
 from bot.config import Settings
@@ -28,16 +28,17 @@ from bot.heroku.errors import (
     ServerError,
 )
 from bot.logs import migration_context
-from bot.notify import Notifier
+from bot.notify import Deliverer
 from bot.outcomes import Done, Fail, Outcome, StepContext, Wait
 from bot.runbook import ABORT, STEPS, Kind
-from state.models import AuditEvent, Decision, Migration, Status, StepName
+from state.models import Approval, AuditEvent, Decision, Migration, Notice, Status, StepName
 from state.repository import LeaseLost, Repository
 
 log = logging.getLogger("migrate_bot.engine")
 
 _TRANSIENT = (HerokuTransportError, RateLimited, ServerError, CreateOutcomeUnknown)
 _LAG_STEPS = (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
+_ABORT_STEPS = frozenset(s.name for s in ABORT)
 _MAX_STEPS_PER_ADVANCE = 40
 DOWNTIME_POLL_SECONDS = 0.25
 
@@ -54,7 +55,7 @@ class Engine:
         repo: Repository,
         heroku: HerokuClient,
         settings: Settings,
-        notifier: Notifier,
+        deliverer: Deliverer,
         *,
         holder: str | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -64,7 +65,7 @@ class Engine:
         self.repo = repo
         self.heroku = heroku
         self.settings = settings
-        self.notifier = notifier
+        self.deliverer = deliverer
         self.holder = holder or f"engine-{secrets.token_hex(6)}"
         self.clock = clock
         self.ensures = ensures
@@ -148,13 +149,25 @@ class Engine:
         migration_id: str,
         change: Callable[[Migration], None],
         *events: AuditEvent,
+        notices: Callable[[Migration], list[Notice]] | None = None,
     ) -> Migration:
+        """A leased transition; the notices it causes join the outbox in the same transaction."""
+
         def apply(m: Migration) -> Migration:
             change(m)
             return m
 
         audit = [*self.calls.drain(migration_id), *events]
-        return await self.repo.update(migration_id, apply, lease=self.holder, audit=audit)
+        saved = await self.repo.update(
+            migration_id, apply, lease=self.holder, audit=audit, notices=notices or ()
+        )
+        if (
+            notices
+            or saved.parent_rev > saved.parent_shown
+            or saved.progress_rev > saved.progress_shown
+        ):
+            self.deliverer.kick(migration_id)
+        return saved
 
     def _event(
         self, m: Migration, event: str, **detail: str | int | float | bool | None
@@ -168,12 +181,7 @@ class Engine:
         m = await self.repo.get(migration_id)
         if m.status.terminal or m.status is Status.FAILED:
             return False
-        now = self.clock()
-        if m.thread_ts is None:
-            ts = await self.notifier.start_thread(m)
-            if ts is not None:
-                m = await self._save(m.id, lambda m: setattr(m, "thread_ts", ts))
-        if m.next_run_at > now.timestamp():
+        if m.next_run_at > self.clock().timestamp():
             return False
         step = STEPS[m.step]
         if step.kind is Kind.GATE:
@@ -210,11 +218,8 @@ class Engine:
                 f"An internal error stopped {step.value} (reference {ref} in the bot's logs).",
                 _hint_after(ctx.migration),
             )
-        m = await self._apply(ctx.migration, outcome)
-        for text in ctx.notices:
-            await self.notifier.notice(m, text)
-        if step in _LAG_STEPS:
-            await self._progress(m)
+        extra = [notices.post(text) for text in ctx.notices]
+        m = await self._apply(ctx.migration, outcome, extra)
         return isinstance(outcome, Done) and not m.status.terminal and m.status is not Status.FAILED
 
     async def _transient(self, m: Migration, exc: Exception) -> bool:
@@ -249,9 +254,12 @@ class Engine:
         )
         return False
 
-    async def _apply(self, m: Migration, outcome: Outcome) -> Migration:
+    async def _apply(
+        self, m: Migration, outcome: Outcome, extra: list[Notice] | None = None
+    ) -> Migration:
         step = m.step
         now = self.clock()
+        extra = extra or []
         if isinstance(outcome, Wait):
             delay = (
                 outcome.after if outcome.after is not None else self.settings.migrate_poll_seconds
@@ -267,19 +275,21 @@ class Engine:
                 if outcome.note:
                     m.marks["waiting"] = outcome.note
 
-            return await self._save(m.id, wait)
+            return await self._save(m.id, wait, notices=lambda m: extra)
         if isinstance(outcome, Fail):
 
             def fail(m: Migration) -> None:
                 m.status = Status.FAILED
                 m.error = outcome.error
                 m.marks["hint"] = outcome.hint
+                notices.refresh(m)
 
-            failed = await self._save(
-                m.id, fail, self._event(m, "step_failed", step=step.value, error=outcome.error)
+            return await self._save(
+                m.id,
+                fail,
+                self._event(m, "step_failed", step=step.value, error=outcome.error),
+                notices=lambda m: [*extra, notices.failed(m, outcome.error, outcome.hint)],
             )
-            await self.notifier.failed(failed, outcome.error, outcome.hint)
-            return failed
         nxt = decisions.next_step(step)
 
         def done(m: Migration) -> None:
@@ -287,6 +297,7 @@ class Engine:
             m.attempt = 0
             m.error = None
             m.marks.pop("waiting", None)
+            notices.refresh(m, progress=step in _LAG_STEPS)
             if nxt is None:
                 m.status = Status.CANCELLED if step in {s.name for s in ABORT} else Status.COMPLETED
                 m.finished_at = now
@@ -294,13 +305,29 @@ class Engine:
                 m.step = nxt
                 m.next_run_at = now.timestamp()
 
-        saved = await self._save(
-            m.id, done, self._event(m, "step_done", step=step.value, note=outcome.note)
+        def told(m: Migration) -> list[Notice]:
+            told = [*notices.step_done(m, step, outcome.note), *extra]
+            return [*told, notices.finished(m)] if m.status.terminal else told
+
+        return await self._save(
+            m.id,
+            done,
+            self._event(m, "step_done", step=step.value, note=outcome.note, **self._cause(m, step)),
+            notices=told,
         )
-        await self.notifier.step_done(saved, step, outcome.note)
-        if saved.status.terminal:
-            await self.notifier.finished(saved)
-        return saved
+
+    @staticmethod
+    def _cause(m: Migration, step: StepName) -> dict[str, str]:
+        """Who caused a disruptive step: whoever cancelled, or approved the gate before it."""
+        if step in _ABORT_STEPS:
+            return {"caused_by": m.cancel_requested_by or ""}
+        gate = decisions.gate_before(step)
+        if not STEPS[step].disruptive or gate is None:
+            return {}
+        approval = m.approvals.get(gate)
+        if approval is None or approval.decided_by is None:  # promote approved with maintenance
+            approval = m.approvals.get(StepName.APPROVE_MAINTENANCE)
+        return {"caused_by": approval.decided_by} if approval and approval.decided_by else {}
 
     async def _gate(self, m: Migration) -> bool:
         gate = m.step
@@ -312,50 +339,32 @@ class Engine:
         if approval is not None and approval.decision is Decision.APPROVED:
             await self._apply(m, Done(f"approved by <@{approval.decided_by}>"))
             return True
+        expired: Approval | None = None
         if approval is not None and approval.decision is None and now >= approval.expires_at:
             expired = approval.model_copy(update={"decision": Decision.EXPIRED, "decided_at": now})
-            m = await self._save(
-                m.id,
-                lambda m: m.approvals.__setitem__(gate, expired),
-                self._event(m, "approval_expired", gate=gate.value),
-            )
-            await self.notifier.approval_closed(m, expired)
-            approval = expired
-        if approval is None or approval.decision is Decision.EXPIRED:
+        if approval is None or approval.decision is Decision.EXPIRED or expired is not None:
             fresh = decisions.new_approval(
                 m, gate, secrets.token_urlsafe(9), now, self.settings.migrate_approval_ttl_seconds
             )
 
             def request(m: Migration) -> None:
+                if expired is not None:
+                    m.approvals[gate] = expired
+                    m.notes.append(f"{gate.value} request expired at {now:%H:%M:%S} UTC")
                 m.approvals[gate] = fresh
                 m.status = Status.AWAITING_APPROVAL
                 m.next_run_at = fresh.expires_at.timestamp()
+                notices.refresh(m)
 
-            m = await self._save(
-                m.id, request, self._event(m, "approval_requested", gate=gate.value)
-            )
-            approval = fresh
-        if approval.message_ts is None:
-            ts = await self.notifier.approval_request(m, approval)
-            if ts is None:
-                # Slack did not take it: look again soon rather than wait for the expiry.
-                retry_at = now.timestamp() + self.settings.migrate_poll_seconds
-                await self._save(m.id, lambda m: setattr(m, "next_run_at", retry_at))
-                return False
-            nonce = approval.nonce
+            def told(m: Migration) -> list[Notice]:
+                closed = [notices.approval_closed(m, expired)] if expired is not None else []
+                return [*closed, notices.approval(m, fresh)]
 
-            def posted(m: Migration) -> None:
-                current = m.approvals.get(gate)
-                if current is not None and current.nonce == nonce:
-                    m.approvals[gate] = current.model_copy(update={"message_ts": ts})
-
-            await self._save(m.id, posted)
+            events = [self._event(m, "approval_requested", gate=gate.value)]
+            if expired is not None:
+                events.insert(0, self._event(m, "approval_expired", gate=gate.value))
+            await self._save(m.id, request, *events, notices=told)
         return False
-
-    async def _progress(self, m: Migration) -> None:
-        ts = await self.notifier.progress(m)
-        if ts is not None and ts != m.progress_ts:
-            await self._save(m.id, lambda m: setattr(m, "progress_ts", ts))
 
 
 def _hint_after(m: Migration) -> str:

@@ -7,13 +7,20 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.engine import Engine
+from bot.notify import Deliverer
 
 
-def build(engine: Engine, poll_seconds: float) -> AsyncIOScheduler:
+def build(engine: Engine, deliverer: Deliverer, poll_seconds: float) -> AsyncIOScheduler:
     """One tick job; a slow tick is never run twice at once nor queued up behind itself."""
+
+    async def tick() -> None:
+        # Notifications are delivered apart from the steps, so Slack never delays a step.
+        await engine.tick()
+        await deliverer.deliver_all(await engine.repo.active_ids())
+
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
-        engine.tick,
+        tick,
         "interval",
         seconds=poll_seconds,
         id="engine-tick",

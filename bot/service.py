@@ -9,16 +9,16 @@ import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot import decisions
+from bot import decisions, notices
 from bot.changeover import POSTGRES
 from bot.config import Settings
 from bot.engine import Engine
 from bot.heroku import HerokuClient
 from bot.heroku.errors import HerokuError, NotFound
-from bot.notify import Notifier
+from bot.notify import Deliverer
 from handlers.parse import PlanCommand, StartCommand
 from handlers.render import PlanReport
-from state.models import AuditEvent, Decision, Migration
+from state.models import AuditEvent, Decision, Migration, Notice
 from state.repository import Repository
 
 log = logging.getLogger("migrate_bot.service")
@@ -43,7 +43,7 @@ class MigrationService:
         repo: Repository,
         heroku: HerokuClient,
         engine: Engine,
-        notifier: Notifier,
+        deliverer: Deliverer,
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
@@ -51,7 +51,7 @@ class MigrationService:
         self.repo = repo
         self.heroku = heroku
         self.engine = engine
-        self.notifier = notifier
+        self.deliverer = deliverer
         self.settings = settings
         self.clock = clock
 
@@ -84,30 +84,42 @@ class MigrationService:
                     "target_app": m.target_app,
                 },
             ),
+            [notices.thread()],
         )
-        # The engine opens the thread on its first run, so only one process ever posts it.
+        self.deliverer.kick(m.id)
         self.engine.kick(m.id)
         return m
 
     async def cancel(self, migration_id: str, *, user: str) -> Migration:
         now = self.clock()
-        m = await self.repo.update(
-            migration_id,
-            lambda m: decisions.cancel(m, user, now),
-            audit=[AuditEvent(migration_id=migration_id, event="cancel", actor=user, at=now)],
-        )
-        await self.notifier.notice(
-            m,
-            f":no_entry_sign: <@{user}> cancelled {m.id}. "
-            + (
+
+        def cancel(m: Migration) -> Migration:
+            m = decisions.cancel(m, user, now)
+            notices.refresh(m)
+            return m
+
+        def told(m: Migration) -> list[Notice]:
+            what = (
                 "Putting the app back as it was."
                 if not m.status.terminal
                 else "Nothing is rolled back after promote."
-            ),
+            )
+            return [
+                notices.post(f":no_entry_sign: <@{user}> cancelled {m.id}. {what}"),
+                *(
+                    notices.approval_closed(m, a)
+                    for a in m.approvals.values()
+                    if a.decision is Decision.CANCELLED and a.decided_at == now
+                ),
+            ]
+
+        m = await self.repo.update(
+            migration_id,
+            cancel,
+            audit=[AuditEvent(migration_id=migration_id, event="cancel", actor=user, at=now)],
+            notices=told,
         )
-        for approval in m.approvals.values():
-            if approval.decision is Decision.CANCELLED and approval.decided_at == now:
-                await self.notifier.approval_closed(m, approval)
+        self.deliverer.kick(m.id)
         self.engine.kick(m.id)
         return m
 
@@ -115,9 +127,15 @@ class MigrationService:
         """Apply an approve/reject click atomically; TransitionRefused changes nothing."""
         now = self.clock()
         event = "approved" if click.approve else "rejected"
+
+        def decide(m: Migration) -> Migration:
+            m = decisions.apply_click(m, click, now, is_approver=is_approver)
+            notices.refresh(m)
+            return m
+
         m = await self.repo.update(
             click.migration_id,
-            lambda m: decisions.apply_click(m, click, now, is_approver=is_approver),
+            decide,
             audit=[
                 AuditEvent(
                     migration_id=click.migration_id,
@@ -127,8 +145,12 @@ class MigrationService:
                     detail={"gate": click.gate.value, "with_promote": click.with_promote},
                 )
             ],
+            notices=lambda m: [
+                notices.approval_closed(m, m.approvals[click.gate]),
+                *([notices.finished(m)] if m.status.terminal else []),
+            ],
         )
-        await self.notifier.approval_closed(m, m.approvals[click.gate])
+        self.deliverer.kick(m.id)
         self.engine.kick(m.id)
         return m
 

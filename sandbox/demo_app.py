@@ -15,6 +15,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -219,13 +220,17 @@ class LossReport:
 
 def check_loss(
     ledger: Ledger,
-    database_url: str,
+    database_url: Callable[[], str],
     *,
     window: tuple[float, float] | None = None,
 ) -> LossReport:
-    """Compare the ledger with the rows on `database_url` (the app's DATABASE at the end)."""
+    """Compare the ledger with the rows on the app's DATABASE (as `database_url()` says now).
+
+    The ledger is read before the URL: every id committed by then must be on whatever
+    database DATABASE points at afterwards, even if another changeover moves it meanwhile.
+    """
     commits = ledger.snapshot()
-    with psycopg.connect(database_url, connect_timeout=5) as conn:
+    with psycopg.connect(database_url(), connect_timeout=5) as conn:
         present = {row[0] for row in conn.execute(f"SELECT id FROM {TABLE}")}  # noqa: S608
     missing = sorted(c.id for c in commits if c.id not in present)
     before = after = 0

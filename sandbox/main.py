@@ -72,17 +72,19 @@ class Reporter:
                         self.report(m)
 
     def report(self, m: Migration) -> LossReport:
-        url = self.stack.heroku.call(
-            lambda: self.stack.world.config_vars(
-                next(a for a in self.stack.world.apps.values() if a.name == APP)
-            )["DATABASE_URL"]
-        )
+        def database_url() -> str:
+            world = self.stack.world
+            app = next(a for a in world.apps.values() if a.name == APP)
+            return world.config_vars(app)["DATABASE_URL"]
+
         window = None
         if m.maintenance_on_at and m.maintenance_off_at:
             window = (m.maintenance_on_at.timestamp(), m.maintenance_off_at.timestamp())
         # Give writers that resumed after the window a moment, so "after" is not empty.
         time.sleep(1.0)
-        report = check_loss(self.demo.ledger, url, window=window)
+        report = check_loss(
+            self.demo.ledger, lambda: self.stack.heroku.call(database_url), window=window
+        )
         self.reports[m.id] = report
         verdict = "no row lost" if not report.missing else f"{len(report.missing)} ROWS LOST"
         lines = [f"*Sandbox report for {m.id}* ({m.status.value}): {verdict}", *report.lines]

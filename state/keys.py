@@ -25,6 +25,20 @@ def index() -> str:
     return f"{PREFIX}:index"
 
 
+def outbox(migration_id: str) -> str:
+    """List of Notices not yet delivered to Slack, oldest first."""
+    return f"{PREFIX}:outbox:{migration_id}"
+
+
+def outbox_pending() -> str:
+    """Set of migrations with something to deliver (finished ones included)."""
+    return f"{PREFIX}:outbox:pending"
+
+
+def delivery_lease(migration_id: str) -> str:
+    return f"{PREFIX}:lease:outbox:{migration_id}"
+
+
 def audit() -> str:
     """The audit stream of all migrations."""
     return f"{PREFIX}:audit"

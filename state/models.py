@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -109,6 +111,14 @@ class Migration(BaseModel):
 
     thread_ts: str | None = None
     progress_ts: str | None = None
+    # Slack ts of posted messages by key ("approval:<nonce>"), written back on delivery.
+    messages: dict[str, str] = Field(default_factory=dict)
+    # Live messages (the thread's first message, the lag message) are re-rendered from the
+    # state when their revision is ahead of what Slack shows.
+    parent_rev: int = 0
+    parent_shown: int = 0
+    progress_rev: int = 0
+    progress_shown: int = 0
 
     # What the platform looked like, recorded before the bot changed it.
     source_addon_id: str | None = None
@@ -155,6 +165,22 @@ class Migration(BaseModel):
         if self.maintenance_on_at is None or self.maintenance_off_at is None:
             return None
         return (self.maintenance_off_at - self.maintenance_on_at).total_seconds()
+
+
+class Notice(BaseModel):
+    """A Slack message waiting in a migration's outbox, delivered in order.
+
+    `thread` opens the migration's thread; `post` adds to it; `approval` posts an approval
+    request and remembers its ts by nonce; `approval_closed` replaces that request in place.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["thread", "post", "approval", "approval_closed"]
+    text: str = ""
+    blocks: list[dict[str, Any]] | None = None
+    nonce: str | None = None
+    gate: StepName | None = None
 
 
 class AuditEvent(BaseModel):

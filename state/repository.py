@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from state import keys
-from state.models import AuditEvent, Migration
+from state.models import AuditEvent, Migration, Notice
 
 AUDIT_MAXLEN = 100_000
 
@@ -59,18 +59,27 @@ class TransitionRefused(StateError):
         self.reason = reason
 
 
-# Takes every lock or none: KEYS = lock keys..., migration, active, index;
-# ARGV = id, json, score. Returns "" on success or the id already holding a lock.
+# Takes every lock or none: KEYS = lock keys..., migration, active, index, outbox, pending;
+# ARGV = id, json, score, notices... Returns "" on success or the id already holding a lock.
 _CREATE = """
-for i = 1, #KEYS - 3 do
+local n = #KEYS - 5
+for i = 1, n do
   local holder = redis.call('GET', KEYS[i])
   if holder then return holder end
 end
-for i = 1, #KEYS - 3 do redis.call('SET', KEYS[i], ARGV[1]) end
-redis.call('SET', KEYS[#KEYS - 2], ARGV[2])
-redis.call('SADD', KEYS[#KEYS - 1], ARGV[1])
-redis.call('ZADD', KEYS[#KEYS], ARGV[3], ARGV[1])
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[1]) end
+redis.call('SET', KEYS[n + 1], ARGV[2])
+redis.call('SADD', KEYS[n + 2], ARGV[1])
+redis.call('ZADD', KEYS[n + 3], ARGV[3], ARGV[1])
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[n + 4], ARGV[i]) end
+if #ARGV >= 4 then redis.call('SADD', KEYS[n + 5], ARGV[1]) end
 return ''
+"""
+
+# Leaves the pending set only when nothing is left to deliver (a concurrent push re-adds).
+_SETTLE = """
+if redis.call('LLEN', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0
 """
 
 _RENEW = """
@@ -103,20 +112,25 @@ class Repository:
         # Typed as Any: the client decodes responses to str, which redis-py's stubs cannot express.
         self._redis: Any = redis
 
-    async def create(self, migration: Migration, event: AuditEvent) -> Migration:
+    async def create(
+        self, migration: Migration, event: AuditEvent, notices: Sequence[Notice] = ()
+    ) -> Migration:
         """Store a new migration and take its apps' locks, atomically; AppLocked if taken."""
         apps = migration.apps_down
         lock_keys = [keys.app_lock(app) for app in apps]
         holder = await self._redis.eval(
             _CREATE,
-            len(lock_keys) + 3,
+            len(lock_keys) + 5,
             *lock_keys,
             keys.migration(migration.id),
             keys.active(),
             keys.index(),
+            keys.outbox(migration.id),
+            keys.outbox_pending(),
             migration.id,
             migration.model_dump_json(),
             migration.created_at.timestamp(),
+            *(n.model_dump_json() for n in notices),
         )
         if holder:
             locked_app = apps[0]
@@ -154,11 +168,15 @@ class Repository:
         *,
         lease: str | None = None,
         audit: Sequence[AuditEvent] = (),
+        notices: Sequence[Notice] | Callable[[Migration], Sequence[Notice]] = (),
+        pop_notice: bool = False,
     ) -> Migration:
         """Apply `change` atomically (WATCH/MULTI/EXEC, retried on conflict).
 
         With `lease`, the write happens only while this holder still owns the migration, so a
-        process that lost its lease can never overwrite the one that took over.
+        process that lost its lease can never overwrite the one that took over. `notices` (or a
+        function of the new state returning them) join the outbox in the same transaction;
+        `pop_notice` removes the delivered head with it.
         """
         key = keys.migration(migration_id)
         while True:
@@ -190,10 +208,39 @@ class Repository:
                         pipe.srem(keys.active(), migration_id)
                     for event in audit:
                         self._queue_audit(pipe, event)
+                    told = notices(new) if callable(notices) else notices
+                    if told:
+                        pipe.rpush(keys.outbox(migration_id), *(n.model_dump_json() for n in told))
+                        pipe.sadd(keys.outbox_pending(), migration_id)
+                    if pop_notice:
+                        pipe.lpop(keys.outbox(migration_id))
                     await pipe.execute()
                     return new
                 except WatchError:
                     continue
+
+    async def outbox_head(self, migration_id: str) -> Notice | None:
+        raw = await self._redis.lindex(keys.outbox(migration_id), 0)
+        return None if raw is None else Notice.model_validate_json(raw)
+
+    async def pending_deliveries(self) -> list[str]:
+        return sorted(await self._redis.smembers(keys.outbox_pending()))
+
+    async def settle_deliveries(self, migration_id: str) -> None:
+        """Forget a migration's outbox once it is empty."""
+        await self._redis.eval(
+            _SETTLE, 2, keys.outbox(migration_id), keys.outbox_pending(), migration_id
+        )
+
+    async def acquire_delivery(self, migration_id: str, holder: str, ttl_ms: int) -> bool:
+        """The right to deliver a migration's outbox (separate from advancing it)."""
+        key = keys.delivery_lease(migration_id)
+        if await self._redis.set(key, holder, nx=True, px=ttl_ms):
+            return True
+        return bool(await self._redis.eval(_RENEW, 1, key, holder, ttl_ms))
+
+    async def release_delivery(self, migration_id: str, holder: str) -> None:
+        await self._redis.eval(_RELEASE, 1, keys.delivery_lease(migration_id), holder)
 
     async def acquire_lease(self, migration_id: str, holder: str, ttl_ms: int) -> bool:
         """Take (or keep) the right to advance a migration; False if another process has it."""

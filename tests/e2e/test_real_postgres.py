@@ -123,7 +123,7 @@ def test_promoting_while_a_worker_still_writes_loses_rows_and_the_check_says_so(
         assert promoted.status_code in (200, 201), promoted.text
         heroku.patch(f"/apps/{APP}", json={"maintenance": False})
     time.sleep(0.5)
-    report = check_loss(demo.ledger, database_url(stack))
+    report = check_loss(demo.ledger, lambda: database_url(stack))
     assert report.missing, (
         "rows written to the old database after unfollow must be reported missing"
     )
