@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from bot.decisions import PromoteCheck, promote_blockers
 from bot.heroku import Attachment, HerokuClient
 from bot.heroku.errors import NotFound
-from bot.outcomes import Done, Fail, Outcome, StepContext, Wait
+from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
 from state.models import LagPoint, Migration, StepName
 
 Ensure = Callable[[StepContext], Awaitable[Outcome]]
@@ -247,6 +247,10 @@ async def unfollow(ctx: StepContext) -> Outcome:
         )
     )
     sent = m.marks.get("unfollow_sent_at")
+    lag = database.behind_by()
+    if sent is None and (lag is None or lag > 0):
+        # The promote approval was given for a follower at 0 commits behind: it is void now.
+        return Back(StepName.WAIT_ZERO_LAG, f"the follower is {lag} commits behind again")
     if blockers and sent is None:
         reason = "Not safe to unfollow yet: " + "; ".join(blockers) + "."
         if m.marks.get("unsafe_noticed") != reason:
@@ -461,6 +465,35 @@ async def abort_remove_follower(ctx: StepContext) -> Outcome:
     await ctx.heroku.destroy_addon(m.promote_app, addon.id)
     return Done(f"follower {addon.name} destroyed")
 
+
+# Gate checks run each time a gate is looked at, and once more right after its approval.
+async def promote_still_safe(ctx: StepContext) -> Outcome:
+    """The promote approval holds only while the follower is 0 commits behind."""
+    assert ctx.m.follower_addon_id
+    database = await ctx.heroku.get_database(ctx.m.follower_addon_id)
+    lag = database.behind_by() if database.is_follower else None
+    if lag == 0:
+        return Done("follower still 0 commits behind")
+    shown = "unknown" if lag is None else f"{lag} commits"
+    return Back(StepName.WAIT_ZERO_LAG, f"the follower's lag rose to {shown}")
+
+
+async def cooled_off(ctx: StepContext) -> Outcome:
+    """Keep the old database a while after verification, if the team asked for that."""
+    verified = ctx.m.completed.get(StepName.VERIFY)
+    cooling = ctx.settings.migrate_destroy_cooling_off_seconds
+    if verified is None or cooling <= 0:
+        return Done("")
+    left = verified.timestamp() + cooling - ctx.clock().timestamp()
+    if left > 0:
+        return Wait(f"keeping the old database {left:.0f} s more before asking to destroy it", left)
+    return Done("")
+
+
+GATE_CHECKS: dict[StepName, Ensure] = {
+    StepName.APPROVE_PROMOTE: promote_still_safe,
+    StepName.APPROVE_DESTROY: cooled_off,
+}
 
 ENSURES: dict[StepName, Ensure] = {
     StepName.PREFLIGHT: preflight,

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     migrate_poll_seconds: float = Field(default=15.0, gt=0)
     migrate_caught_up_commits: int = Field(default=200, ge=0)
     migrate_approval_ttl_seconds: float = Field(default=3600.0, gt=0)
+    # Keep the old database this long after verification before asking to destroy it.
+    migrate_destroy_cooling_off_seconds: float = Field(default=0.0, ge=0)
     port: int = Field(default=3000, ge=0, le=65535)
     # Set by Heroku's runtime-dyno-metadata: the app the bot itself runs on.
     heroku_app_name: str | None = None

@@ -24,6 +24,26 @@ def next_step(current: StepName) -> StepName | None:
     return order[i + 1] if i + 1 < len(order) else None
 
 
+def step_back(m: Migration, to: StepName, reason: str, now: datetime) -> list[Approval]:
+    """Return to an earlier step; every approval of a later gate is void. Returns those."""
+    later = {s.name for s in CHANGEOVER[_ORDER.index(to) :] if s.kind is Kind.GATE}
+    voided = []
+    for gate, approval in list(m.approvals.items()):
+        if gate in later and approval.decision in (None, Decision.APPROVED):
+            void = approval.model_copy(
+                update={"decision": Decision.VOID, "decided_at": now, "void_reason": reason}
+            )
+            m.approvals[gate] = void
+            voided.append(void)
+    if StepName.APPROVE_PROMOTE in later:
+        m.promote_approved = False
+    m.step = to
+    m.status = Status.RUNNING
+    m.next_run_at = now.timestamp()
+    m.attempt = 0
+    return voided
+
+
 def gate_before(step: StepName) -> StepName | None:
     """The gate a changeover step is behind (the last one before it), if any."""
     if step not in _ORDER:
@@ -99,6 +119,11 @@ def refuse_click(m: Migration, click: Click, now: datetime, *, is_approver: bool
         return (
             "This button is stale: a newer approval request replaced it. "
             "Use the latest message in the thread."
+        )
+    if current.decision is Decision.VOID:
+        return (
+            f"This approval is void: {current.void_reason}. "
+            "A new request will be posted when it is safe again."
         )
     if current.decision is not None:
         by = f" by <@{current.decided_by}>" if current.decided_by else ""

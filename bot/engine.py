@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot import decisions, notices
+from bot import decisions, drift, notices, reconcile
 from bot.audit import CallLog
-from bot.changeover import ENSURES, Ensure
+from bot.changeover import ENSURES, GATE_CHECKS, Ensure
 from bot.config import Settings
 from bot.heroku import HerokuClient
 from bot.heroku.errors import (
@@ -29,7 +30,7 @@ from bot.heroku.errors import (
 )
 from bot.logs import migration_context
 from bot.notify import Deliverer
-from bot.outcomes import Done, Fail, Outcome, StepContext, Wait
+from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
 from bot.runbook import ABORT, STEPS, Kind
 from state.models import Approval, AuditEvent, Decision, Migration, Notice, Status, StepName
 from state.repository import LeaseLost, Repository
@@ -74,6 +75,7 @@ class Engine:
         # The lease keeps other processes out; this keeps a tick and a kick in this process
         # from advancing the same migration at once (they share the lease holder).
         self._advancing: set[str] = set()
+        self._drift_checked: dict[str, float] = {}
 
     @property
     def lease_ms(self) -> int:
@@ -183,12 +185,49 @@ class Engine:
             return False
         if m.next_run_at > self.clock().timestamp():
             return False
-        step = STEPS[m.step]
-        if step.kind is Kind.GATE:
+        if m.status is not Status.ABORTING and self._drift_due(m):
+            checked = await self._ensure(m, self._check_drift)
+            if checked is None:
+                return False
+            m, outcome, _ = checked
+            if not isinstance(outcome, Done):
+                await self._apply(m, outcome)
+                return False
+        if STEPS[m.step].kind is Kind.GATE:
             return await self._gate(m)
-        return await self._run_step(m)
+        checked = await self._ensure(m, self.ensures[m.step])
+        if checked is None:
+            return False
+        m, outcome, told = checked
+        m = await self._apply(m, outcome, [notices.post(t) for t in told])
+        return isinstance(outcome, Done | Back) and m.status is Status.RUNNING
 
-    async def _run_step(self, m: Migration) -> bool:
+    def _drift_due(self, m: Migration) -> bool:
+        """On resume (first run in this process), and every poll interval while it matters."""
+        last = self._drift_checked.get(m.id)
+        now = time.monotonic()
+        if last is not None and now - last < self.settings.migrate_poll_seconds:
+            return False
+        if last is not None and m.step not in drift.WATCHED:
+            return False
+        self._drift_checked[m.id] = now
+        return True
+
+    async def _check_drift(self, ctx: StepContext) -> Outcome:
+        found = drift.drift(ctx.m, await reconcile.take(ctx.heroku, ctx.m))
+        if not found:
+            return Done("")
+        return Fail(
+            "Changed outside the bot: " + "; ".join(found) + ". The bot stopped rather than guess.",
+            "Put it back as it was, or decide what you want: "
+            + _hint_after(ctx.m)
+            + " Check `heroku pg:info` and `heroku ps` first.",
+        )
+
+    async def _ensure(
+        self, m: Migration, ensure: Ensure
+    ) -> tuple[Migration, Outcome, list[str]] | None:
+        """Run an ensure with the engine's error handling; None if it will be retried later."""
         step = m.step
         ctx = StepContext(
             migration=m,
@@ -199,18 +238,20 @@ class Engine:
         )
         log.info("running step", extra={"step": step.value, "attempt": m.attempt})
         try:
-            outcome: Outcome = await self.ensures[step](ctx)
+            outcome: Outcome = await ensure(ctx)
         except LeaseLost:
             raise
         except _TRANSIENT as exc:
-            return await self._transient(ctx.migration, exc)
+            await self._transient(ctx.migration, exc)
+            return None
         except HerokuAPIError as exc:
             outcome = Fail(
                 f"Heroku refused {step.value}: {exc.message} ({exc.id or exc.status}).",
                 _hint_after(ctx.migration),
             )
         except HerokuError as exc:
-            return await self._transient(ctx.migration, exc)
+            await self._transient(ctx.migration, exc)
+            return None
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("step crashed", extra={"step": step.value, "ref": ref})
@@ -218,9 +259,7 @@ class Engine:
                 f"An internal error stopped {step.value} (reference {ref} in the bot's logs).",
                 _hint_after(ctx.migration),
             )
-        extra = [notices.post(text) for text in ctx.notices]
-        m = await self._apply(ctx.migration, outcome, extra)
-        return isinstance(outcome, Done) and not m.status.terminal and m.status is not Status.FAILED
+        return ctx.migration, outcome, ctx.notices
 
     async def _transient(self, m: Migration, exc: Exception) -> bool:
         attempt = m.attempt + 1
@@ -276,6 +315,31 @@ class Engine:
                     m.marks["waiting"] = outcome.note
 
             return await self._save(m.id, wait, notices=lambda m: extra)
+        if isinstance(outcome, Back):
+            voided: list[Approval] = []
+
+            def back(m: Migration) -> None:
+                voided[:] = decisions.step_back(m, outcome.to, outcome.reason, now)
+                notices.refresh(m)
+
+            def told_back(m: Migration) -> list[Notice]:
+                return [
+                    *extra,
+                    notices.post(
+                        f":warning: Back to *{STEPS[outcome.to].title}*: {outcome.reason}. "
+                        "Any approval given for what follows is void."
+                    ),
+                    *(notices.approval_closed(m, a) for a in voided),
+                ]
+
+            return await self._save(
+                m.id,
+                back,
+                self._event(
+                    m, "stepped_back", step=step.value, to=outcome.to.value, reason=outcome.reason
+                ),
+                notices=told_back,
+            )
         if isinstance(outcome, Fail):
 
             def fail(m: Migration) -> None:
@@ -331,6 +395,15 @@ class Engine:
 
     async def _gate(self, m: Migration) -> bool:
         gate = m.step
+        check = GATE_CHECKS.get(gate)
+        if check is not None:
+            checked = await self._ensure(m, check)
+            if checked is None:
+                return False
+            m, verdict, _ = checked
+            if not isinstance(verdict, Done):
+                await self._apply(m, verdict)
+                return isinstance(verdict, Back)
         now = self.clock()
         approval = m.approvals.get(gate)
         if gate is StepName.APPROVE_PROMOTE and m.promote_approved:
@@ -342,7 +415,8 @@ class Engine:
         expired: Approval | None = None
         if approval is not None and approval.decision is None and now >= approval.expires_at:
             expired = approval.model_copy(update={"decision": Decision.EXPIRED, "decided_at": now})
-        if approval is None or approval.decision is Decision.EXPIRED or expired is not None:
+        replaced = approval is None or approval.decision in (Decision.EXPIRED, Decision.VOID)
+        if replaced or expired is not None:
             fresh = decisions.new_approval(
                 m, gate, secrets.token_urlsafe(9), now, self.settings.migrate_approval_ttl_seconds
             )
@@ -363,7 +437,14 @@ class Engine:
             events = [self._event(m, "approval_requested", gate=gate.value)]
             if expired is not None:
                 events.insert(0, self._event(m, "approval_expired", gate=gate.value))
-            await self._save(m.id, request, *events, notices=told)
+            m = await self._save(m.id, request, *events, notices=told)
+        if check is not None:
+            # Keep checking while people decide: a promote approval is void if lag rises.
+            look_again = min(
+                self.clock().timestamp() + self.settings.migrate_poll_seconds,
+                m.approvals[gate].expires_at.timestamp(),
+            )
+            await self._save(m.id, lambda m: setattr(m, "next_run_at", look_again))
         return False
 
 

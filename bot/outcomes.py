@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.heroku import HerokuClient
-from state.models import Migration
+from state.models import Migration, StepName
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,15 @@ class Fail:
     hint: str = ""
 
 
-Outcome = Done | Wait | Fail
+@dataclass(frozen=True)
+class Back:
+    """An earlier step's condition no longer holds: go back to `to`, voiding later approvals."""
+
+    to: StepName
+    reason: str
+
+
+Outcome = Done | Wait | Fail | Back
 
 
 @dataclass

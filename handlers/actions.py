@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -69,11 +70,14 @@ def register(app: AsyncApp, service: MigrationService) -> None:
         user = (body.get("user") or {}).get("id")
 
         async def tell(text: str) -> None:
-            try:
-                await respond(response_type="ephemeral", replace_original=False, text=text)
-            except Exception:
-                channel = (body.get("channel") or {}).get("id")
-                if channel and isinstance(user, str):
+            """To the clicker only: through response_url, else chat.postEphemeral."""
+            with contextlib.suppress(Exception):
+                sent = await respond(response_type="ephemeral", replace_original=False, text=text)
+                if getattr(sent, "status_code", 200) == 200:
+                    return
+            channel = (body.get("channel") or {}).get("id")
+            if channel and isinstance(user, str):
+                with contextlib.suppress(Exception):
                     await client.chat_postEphemeral(channel=channel, user=user, text=text)
 
         try:

@@ -216,6 +216,11 @@ def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]
             f":hourglass: Expired at {_when(approval.decided_at)} with no decision; "
             "a new request follows."
         )
+    elif approval.decision is Decision.VOID:
+        outcome = (
+            f":warning: Void at {_when(approval.decided_at)}: {approval.void_reason}. "
+            "A new request follows when it is safe again."
+        )
     else:
         icons = {Decision.APPROVED: ":white_check_mark:", Decision.CANCELLED: ":no_entry_sign:"}
         icon = icons.get(approval.decision, ":x:") if approval.decision else ":x:"

@@ -61,6 +61,8 @@ class Decision(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # What it approved no longer holds (the follower fell behind again, say).
+    VOID = "void"
 
 
 class Approval(BaseModel):
@@ -78,6 +80,7 @@ class Approval(BaseModel):
     decided_by: str | None = None
     decided_at: datetime | None = None
     with_promote: bool = False
+    void_reason: str | None = None
 
 
 class LagPoint(BaseModel):

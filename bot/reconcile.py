@@ -1,0 +1,28 @@
+"""Re-read the platform for a drift check (see bot/drift.py).
+
+Run when a process resumes a migration (after a restart or a takeover) and regularly while the
+app is down, so that a change made by hand in the dashboard stops the bot with an explanation
+instead of being overwritten or ignored.
+"""
+
+from __future__ import annotations
+
+from bot.drift import Snapshot
+from bot.heroku import HerokuClient
+from state.models import Migration
+
+
+async def take(heroku: HerokuClient, m: Migration) -> Snapshot:
+    maintenance = {app: (await heroku.get_app(app)).maintenance for app in m.apps_down}
+    running = {
+        app: {f.type: f.quantity for f in await heroku.list_formation(app) if f.quantity > 0}
+        for app in m.apps_down
+    }
+    follower = m.follower_addon_id
+    exists = follower is not None and await heroku.get_addon(m.promote_app, follower) is not None
+    following = (await heroku.get_database(follower)).is_follower if exists and follower else None
+    database = next(
+        (a.addon.id for a in await heroku.list_attachments(m.promote_app) if a.name == "DATABASE"),
+        None,
+    )
+    return Snapshot(maintenance, running, exists, following, database)
