@@ -23,6 +23,7 @@ from bot.heroku import HerokuClient
 from bot.logs import Scrubber
 from bot.notify import Deliverer
 from bot.service import MigrationService
+from state.budget import SharedPacer
 from state.redis import connect
 from state.repository import Repository
 
@@ -65,6 +66,7 @@ def build(settings: Settings) -> Runtime:
         api_url=settings.heroku_api_url,
         data_api_url=settings.heroku_data_api_url,
         on_call=calls,
+        pacer=SharedPacer(redis),
     )
     deliverer = Deliverer(
         repo,

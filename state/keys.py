@@ -39,6 +39,11 @@ def delivery_lease(migration_id: str) -> str:
     return f"{PREFIX}:lease:outbox:{migration_id}"
 
 
+def heroku_pace() -> str:
+    """When the next Heroku request may start, while the account's budget is low."""
+    return f"{PREFIX}:heroku:next_slot"
+
+
 def audit() -> str:
     """The audit stream of all migrations."""
     return f"{PREFIX}:audit"

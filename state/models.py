@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

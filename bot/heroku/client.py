@@ -68,11 +68,17 @@ class HerokuClient:
         max_retries: int = 4,
         on_call: Callable[[CallRecord], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pacer: Callable[[float], Awaitable[float]] | None = None,
     ) -> None:
         self._api = api_url.rstrip("/")
         self._data = data_api_url.rstrip("/")
         self._transport = Transport(
-            api_key, timeout=timeout, max_retries=max_retries, on_call=on_call, sleep=sleep
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            on_call=on_call,
+            sleep=sleep,
+            pacer=pacer,
         )
 
     def __repr__(self) -> str:

@@ -119,6 +119,7 @@ class Transport:
         on_call: Callable[[CallRecord], None] | None,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float] = time.monotonic,
+        pacer: Callable[[float], Awaitable[float]] | None = None,
     ) -> None:
         self._api_key = api_key
         self._max_retries = max_retries
@@ -130,6 +131,8 @@ class Transport:
         self.rate_limit_remaining: int | None = None
         self._pace_lock = asyncio.Lock()
         self._last_slot = float("-inf")
+        # Shared by every bot process when given (the budget is the account's, not ours).
+        self._pacer = pacer
 
     @property
     def max_retries(self) -> int:
@@ -251,6 +254,12 @@ class Transport:
         instead of all firing at once.
         """
         remaining = self.rate_limit_remaining
+        if self._pacer is not None and remaining is not None and remaining < LOW_BUDGET:
+            interval = REFILL_SECONDS * (1 + (LOW_BUDGET - remaining) / LOW_BUDGET)
+            delay = await self._pacer(interval)
+            if delay > 0:
+                await self._sleep(delay)
+            return
         async with self._pace_lock:
             now = self._clock()
             if remaining is None or remaining >= LOW_BUDGET:
