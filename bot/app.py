@@ -39,9 +39,12 @@ class Runtime:
     service: MigrationService
     bolt: AsyncApp
     scheduler: AsyncIOScheduler
+    directory: Directory
 
     async def start(self) -> None:
         self.scheduler.start()
+        for problem in await self.directory.check():
+            log.error("configuration problem: %s", problem)
 
     async def close(self) -> None:
         if self.scheduler.running:
@@ -82,9 +85,8 @@ def build(settings: Settings) -> Runtime:
         # Socket Mode skips request signing, so the secret is only required for `serve`.
         signing_secret=secret.get_secret_value() if secret else "",
     )
-    handlers.register(
-        bolt, service, Directory(slack, settings.migrate_operators, settings.migrate_approvers)
-    )
+    directory = Directory(slack, settings.migrate_operators, settings.migrate_approvers)
+    handlers.register(bolt, service, directory)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -98,6 +100,7 @@ def build(settings: Settings) -> Runtime:
         service=service,
         bolt=bolt,
         scheduler=scheduling.build(engine, deliverer, settings.migrate_poll_seconds),
+        directory=directory,
     )
 
 

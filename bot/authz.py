@@ -70,6 +70,18 @@ class Directory:
                 return True
         return False
 
+    async def check(self) -> list[str]:
+        """Configuration problems with the user groups, said at startup rather than at a click."""
+        problems = []
+        for group in sorted({e for e in self.operators + self.approvers if e.startswith("S")}):
+            try:
+                await self._members(group)
+            except AuthzConfigError as exc:
+                problems.append(str(exc))
+            except Exception as exc:  # Slack unreachable at boot: the click will say it again
+                problems.append(f"Could not check user group {group} yet ({type(exc).__name__}).")
+        return problems
+
     async def roles(self, user: str) -> Roles:
         """Empty lists mean everyone; the requester rule is applied per migration."""
         return Roles(
