@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,6 +33,9 @@ from state.redis import connect
 from state.repository import Repository
 
 log = logging.getLogger("migrate_bot.app")
+
+EVENTS_PATH = "/slack/events"
+SIGNATURE_MAX_AGE = 300
 
 
 @dataclass
@@ -71,13 +79,11 @@ def build(settings: Settings) -> Runtime:
         on_call=calls,
         pacer=SharedPacer(redis),
     )
+    scrub = Scrubber(settings.secrets())
     deliverer = Deliverer(
-        repo,
-        slack,
-        caught_up_commits=settings.migrate_caught_up_commits,
-        scrub=Scrubber(settings.secrets()),
+        repo, slack, caught_up_commits=settings.migrate_caught_up_commits, scrub=scrub
     )
-    engine = Engine(repo, heroku, settings, deliverer, calls=calls)
+    engine = Engine(repo, heroku, settings, deliverer, calls=calls, scrub=scrub)
     service = MigrationService(repo, heroku, engine, deliverer, settings)
     secret = settings.slack_signing_secret
     bolt = AsyncApp(
@@ -86,7 +92,7 @@ def build(settings: Settings) -> Runtime:
         signing_secret=secret.get_secret_value() if secret else "",
     )
     directory = Directory(slack, settings.migrate_operators, settings.migrate_approvers)
-    handlers.register(bolt, service, directory)
+    handlers.register(bolt, service, directory, scrub)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -104,9 +110,86 @@ def build(settings: Settings) -> Runtime:
     )
 
 
+def malformed(body: bytes) -> str | None:
+    """Why a signed body cannot be an interaction Slack sends, or None if it may be."""
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    if "payload" not in form:
+        return None  # a slash command: its fields are checked by the command handler
+    try:
+        payload = json.loads(form["payload"][0])
+    except ValueError:
+        return "payload is not JSON"
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        return "payload is not an object with a type"
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return "payload has no user"
+    if "channel" in payload and not isinstance(payload["channel"], dict | None):
+        return "channel is not an object"
+    if payload["type"] == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions:
+            return "no actions"
+        if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            return "an action without an action_id"
+    return None
+
+
+def signed(secret: bytes, body: bytes, timestamp: str, signature: str, now: float) -> bool:
+    """Slack's v0 signature over the raw bytes, at most 5 minutes old (any body, any bytes)."""
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def _slack_guard(signing_secret: str) -> Any:
+    """Check Slack's signature before anything parses the body, and never answer 5xx.
+
+    Bolt parses a payload before verifying it and raises on malformed ones; a forged or broken
+    request must get 401, and a signed but unreadable one an empty 200 (Slack's ack), not a
+    stack trace.
+    """
+    secret = signing_secret.encode()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path != EVENTS_PATH or request.method != "POST":
+            return await handler(request)  # type: ignore[no-any-return]
+        body = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not signed(secret, body, timestamp, signature, time.time()):
+            return web.json_response({"error": "invalid request"}, status=401)
+        problem = malformed(body)
+        if problem is not None:
+            log.warning(
+                "malformed Slack request acknowledged and ignored", extra={"problem": problem}
+            )
+            return web.Response(status=200)
+        try:
+            response: web.StreamResponse = await handler(request)
+        except Exception as exc:
+            log.warning("unreadable Slack request ignored", extra={"error": type(exc).__name__})
+            return web.Response(status=200)
+        if response.status == 404 or response.status >= 500:
+            # Unhandled interaction, or Bolt choking on a payload: ack, never a 5xx to Slack.
+            return web.Response(status=200)
+        return response
+
+    return guard
+
+
 def web_app(runtime: Runtime) -> web.Application:
     """`POST /slack/events` for Slack, `GET /healthz` for the router and for operators."""
-    app = runtime.bolt.web_app(path="/slack/events", port=runtime.settings.port)
+    app = runtime.bolt.web_app(path=EVENTS_PATH, port=runtime.settings.port)
+    secret = runtime.settings.slack_signing_secret
+    if secret is not None:
+        app.middlewares.append(_slack_guard(secret.get_secret_value()))
 
     async def healthz(request: web.Request) -> web.Response:
         try:

@@ -20,6 +20,9 @@ class AuthzConfigError(Exception):
 class Roles:
     operator: bool
     approver: bool
+    # A misconfigured list blocks only what it governs (start/cancel, or approvals).
+    operator_error: str | None = None
+    approver_error: str | None = None
 
 
 class Directory:
@@ -84,7 +87,12 @@ class Directory:
 
     async def roles(self, user: str) -> Roles:
         """Empty lists mean everyone; the requester rule is applied per migration."""
-        return Roles(
-            operator=await self._in(user, self.operators),
-            approver=await self._in(user, self.approvers),
-        )
+        operator, operator_error = await self._role(user, self.operators)
+        approver, approver_error = await self._role(user, self.approvers)
+        return Roles(operator, approver, operator_error, approver_error)
+
+    async def _role(self, user: str, entries: list[str]) -> tuple[bool, str | None]:
+        try:
+            return await self._in(user, entries), None
+        except AuthzConfigError as exc:
+            return False, str(exc)

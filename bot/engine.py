@@ -28,7 +28,7 @@ from bot.heroku.errors import (
     RateLimited,
     ServerError,
 )
-from bot.logs import migration_context
+from bot.logs import Scrubber, migration_context
 from bot.notify import Deliverer
 from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
 from bot.runbook import ABORT, STEPS, Kind
@@ -62,6 +62,7 @@ class Engine:
         clock: Callable[[], datetime] = utcnow,
         ensures: dict[StepName, Ensure] = ENSURES,
         calls: CallLog | None = None,
+        scrub: Scrubber | None = None,
     ) -> None:
         self.repo = repo
         self.heroku = heroku
@@ -71,6 +72,9 @@ class Engine:
         self.clock = clock
         self.ensures = ensures
         self.calls = calls or CallLog()
+        # Heroku's error texts can echo what was sent (a URL, a key): mask them before they
+        # reach the state, the audit stream or Slack.
+        self.scrub = scrub or Scrubber()
         self._running: dict[str, asyncio.Task[None]] = {}
         # The lease keeps other processes out; this keeps a tick and a kick in this process
         # from advancing the same migration at once (they share the lease holder).
@@ -246,7 +250,7 @@ class Engine:
             return None
         except HerokuAPIError as exc:
             outcome = Fail(
-                f"Heroku refused {step.value}: {exc.message} ({exc.id or exc.status}).",
+                self.scrub(f"Heroku refused {step.value}: {exc.message} ({exc.id or exc.status})."),
                 _hint_after(ctx.migration),
             )
         except HerokuError as exc:
@@ -263,7 +267,7 @@ class Engine:
 
     async def _transient(self, m: Migration, exc: Exception) -> bool:
         attempt = m.attempt + 1
-        text = _describe(exc)
+        text = self.scrub(_describe(exc))
         if attempt >= decisions.MAX_ATTEMPTS:
             await self._apply(
                 m,

@@ -86,4 +86,6 @@ def setup(secrets: Iterable[str] = (), level: int = logging.INFO) -> Scrubber:
     # Third-party clients log request URLs and headers at DEBUG; keep them at WARNING.
     for noisy in ("httpx", "httpcore", "slack_sdk", "slack_bolt", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A tick still running when the next is due is skipped by design, not worth a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     return scrub

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.decisions import Click
 from bot.runbook import GATES
 from bot.service import MigrationService
-from handlers.middleware import AUTHZ_ERROR, ROLES
+from handlers.middleware import ROLES, user_of
 from handlers.render import APPROVE, REJECT
 from state.models import StepName
 from state.repository import StateError, TransitionRefused
@@ -67,7 +67,7 @@ def register(app: AsyncApp, service: MigrationService) -> None:
         context: dict[str, Any],
     ) -> None:
         await ack()
-        user = (body.get("user") or {}).get("id")
+        user = user_of(body)
 
         async def tell(text: str) -> None:
             """To the clicker only: through response_url, else chat.postEphemeral."""
@@ -75,8 +75,9 @@ def register(app: AsyncApp, service: MigrationService) -> None:
                 sent = await respond(response_type="ephemeral", replace_original=False, text=text)
                 if getattr(sent, "status_code", 200) == 200:
                     return
-            channel = (body.get("channel") or {}).get("id")
-            if channel and isinstance(user, str):
+            channel = body.get("channel")
+            channel = channel.get("id") if isinstance(channel, dict) else None
+            if isinstance(channel, str) and user is not None:
                 with contextlib.suppress(Exception):
                     await client.chat_postEphemeral(channel=channel, user=user, text=text)
 
@@ -86,10 +87,10 @@ def register(app: AsyncApp, service: MigrationService) -> None:
             log.warning("refused a button payload", extra={"reason": str(exc)})
             await tell(":warning: This button is not one the bot can act on; nothing was changed.")
             return
-        if context.get(AUTHZ_ERROR):
-            await tell(f":warning: {context[AUTHZ_ERROR]}")
-            return
         roles = context.get(ROLES)
+        if roles is not None and roles.approver_error:
+            await tell(f":warning: {roles.approver_error}")
+            return
         try:
             m = await service.decide(click, is_approver=bool(roles and roles.approver))
         except TransitionRefused as exc:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.logs import Scrubber
 from bot.service import MigrationService
 from handlers import render
-from handlers.middleware import AUTHZ_ERROR, ROLES
+from handlers.middleware import ROLES
 from handlers.parse import (
     USAGE,
     CancelCommand,
@@ -55,7 +57,12 @@ def _blocks(text: str, blocks: list[render.Block]) -> Reply:
     return {"response_type": "ephemeral", "text": text, "blocks": blocks}
 
 
-def register(app: AsyncApp, service: MigrationService) -> None:
+def _scrubbed(reply: Reply, scrub: Scrubber) -> Reply:
+    """No secret in a reply, whatever a platform error message echoed."""
+    return json.loads(scrub(json.dumps(reply)))  # type: ignore[no-any-return]
+
+
+def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
     async def run(cmd: Any, user: str, channel: str) -> Reply:
         try:
             if isinstance(cmd, StartCommand):
@@ -101,10 +108,10 @@ def register(app: AsyncApp, service: MigrationService) -> None:
         if isinstance(cmd, HelpCommand):
             await ack(**_help())
             return
-        if context.get(AUTHZ_ERROR):
-            await ack(**_error(context[AUTHZ_ERROR]))
-            return
         roles = context.get(ROLES)
+        if isinstance(cmd, StartCommand | CancelCommand) and roles and roles.operator_error:
+            await ack(**_error(roles.operator_error))
+            return
         if isinstance(cmd, StartCommand | CancelCommand) and not (roles and roles.operator):
             await ack(
                 **_error(
@@ -113,17 +120,17 @@ def register(app: AsyncApp, service: MigrationService) -> None:
                 )
             )
             return
-        await _answer(ack, respond, run(cmd, command["user_id"], command["channel_id"]))
+        await _answer(ack, respond, run(cmd, command["user_id"], command["channel_id"]), scrub)
 
 
-async def _answer(ack: Any, respond: Any, work: Awaitable[Reply]) -> None:
+async def _answer(ack: Any, respond: Any, work: Awaitable[Reply], scrub: Scrubber) -> None:
     task = asyncio.ensure_future(work)
     done, _ = await asyncio.wait({task}, timeout=FAST_REPLY_SECONDS)
     if done:
-        await ack(**task.result())
+        await ack(**_scrubbed(task.result(), scrub))
         return
     await ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
-    reply = await task
+    reply = _scrubbed(await task, scrub)
     try:
         await respond(**reply, replace_original=False)
     except Exception:
