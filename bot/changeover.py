@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.decisions import PromoteCheck, promote_blockers
 from bot.heroku import Attachment, HerokuClient
-from bot.heroku.errors import NotFound
+from bot.heroku.errors import HerokuError, NotFound, Unprocessable
 from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
 from state.models import LagPoint, Migration, StepName
 
@@ -24,7 +24,8 @@ POSTGRES = "heroku-postgresql"
 _FOLLOWABLE = re.compile(r"^(standard|premium|private|shield|enterprise)-")
 _ONE_OFF_TYPES = ("run", "scheduler", "release")
 _LAG_POINTS_KEPT = 60
-UNFOLLOW_RESEND_SECONDS = 120.0
+UNFOLLOW_RESEND_SECONDS = 30.0
+UNANSWERED = "unanswered"
 UNFOLLOW_QUICK_CHECKS = 10
 UNFOLLOW_QUICK_CHECK_SECONDS = 0.1
 
@@ -121,12 +122,20 @@ async def create_follower(ctx: StepContext) -> Outcome:
         await ctx.checkpoint(
             lambda m: m.marks.__setitem__("create_sent_at", ctx.clock().isoformat())
         )
-        existing = await heroku.create_follower(
-            m.promote_app,
-            plan=m.plan,
-            follow=m.source_addon_name or m.source,
-            name=m.follower_name,
-        )
+        try:
+            existing = await heroku.create_follower(
+                m.promote_app,
+                plan=m.plan,
+                follow=m.source_addon_name or m.source,
+                name=m.follower_name,
+            )
+        except Unprocessable:
+            # "Name taken": another process of ours created it after our lookup (a takeover
+            # while its call was still in flight). The name is ours, so it is our follower.
+            found = await heroku.get_addon(m.promote_app, m.follower_name)
+            if found is None:
+                raise
+            existing = found
     addon_id = existing.id
     attachments = await heroku.list_attachments(m.promote_app)
     names = [a.name for a in attachments if a.addon.id == addon_id]
@@ -261,10 +270,21 @@ async def unfollow(ctx: StepContext) -> Outcome:
             )
         return Wait(reason)
     now = ctx.clock()
-    if sent is not None and (now.timestamp() - float(sent)) < UNFOLLOW_RESEND_SECONDS:
+    answered = sent is not None and sent != UNANSWERED
+    if answered and (now.timestamp() - float(sent or 0)) < UNFOLLOW_RESEND_SECONDS:
         return Wait("waiting for Heroku to finish the unfollow")
     await ctx.checkpoint(lambda m: m.marks.__setitem__("unfollow_sent_at", str(now.timestamp())))
-    await heroku.unfollow(m.follower_addon_id)
+    try:
+        await heroku.unfollow(m.follower_addon_id)
+    except Unprocessable:
+        # A re-sent unfollow whose first answer was lost: Heroku says "not a follower".
+        if not (await heroku.get_database(m.follower_addon_id)).is_follower:
+            return Done("the new database is no longer a follower")
+        raise
+    except HerokuError:
+        # Outcome unknown: the database is still following, so sending again is harmless.
+        await ctx.checkpoint(lambda m: m.marks.__setitem__("unfollow_sent_at", UNANSWERED))
+        raise
     # Unfollowing takes a moment on Heroku's side, and the app is down meanwhile: look
     # again shortly rather than after a whole poll interval.
     for _ in range(UNFOLLOW_QUICK_CHECKS):

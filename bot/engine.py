@@ -132,7 +132,10 @@ class Engine:
                 await heartbeat
             with contextlib.suppress(Exception):
                 await self.repo.release_lease(migration_id, self.holder)
-        await self._wake_when_due(migration_id)
+        try:
+            await self._wake_when_due(migration_id)
+        except Exception:
+            log.warning("could not schedule the next run; the next tick will pick it up")
 
     async def _wake_when_due(self, migration_id: str) -> None:
         """Come back exactly when due if that is sooner than the next scheduler tick."""

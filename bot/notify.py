@@ -29,7 +29,8 @@ from state.repository import MigrationNotFound, Repository
 
 log = logging.getLogger("migrate_bot.notify")
 
-LEASE_MS = 30_000
+# Short, and renewed while delivering: a crashed process must not hold Slack up for long.
+LEASE_MS = 5_000
 MAX_BACKOFF = 60.0
 # Slack errors that retrying cannot fix: the notice is dropped (and logged) so the rest flows.
 _PERMANENT = {
@@ -101,6 +102,7 @@ class Deliverer:
             with migration_context(migration_id):
                 if not await self.repo.acquire_delivery(migration_id, self.holder, LEASE_MS):
                     return
+                heartbeat = asyncio.create_task(self._heartbeat(migration_id))
                 try:
                     await self._drain(migration_id)
                     await self._live(migration_id)
@@ -113,10 +115,17 @@ class Deliverer:
                     log.exception("notification delivery failed")
                     self._postpone(migration_id, _Later(self._backoff(migration_id), "error"))
                 finally:
+                    heartbeat.cancel()
                     with contextlib.suppress(Exception):
                         await self.repo.release_delivery(migration_id, self.holder)
         finally:
             self._busy.discard(migration_id)
+
+    async def _heartbeat(self, migration_id: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE_MS / 3000)
+            with contextlib.suppress(Exception):
+                await self.repo.acquire_delivery(migration_id, self.holder, LEASE_MS)
 
     def _backoff(self, migration_id: str) -> float:
         failures = self._failures.get(migration_id, 0) + 1
