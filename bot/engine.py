@@ -86,10 +86,16 @@ class Engine:
         """Long enough to survive a slow Heroku call; a heartbeat renews it meanwhile."""
         return int(max(3.0, 3 * self.settings.migrate_poll_seconds) * 1000)
 
-    async def tick(self) -> None:
-        """Advance every due migration (the scheduler calls this every poll interval)."""
+    async def tick(self) -> list[str]:
+        """Start advancing every active migration (the scheduler calls this every interval).
+
+        Each runs on its own task, so one migration's slow Heroku answers never hold up
+        another's next step or retry.
+        """
         ids = await self.repo.active_ids()
-        await asyncio.gather(*(self.advance(i) for i in ids), return_exceptions=False)
+        for migration_id in ids:
+            self.kick(migration_id)
+        return ids
 
     def kick(self, migration_id: str) -> None:
         """Advance soon, without waiting for the next tick (after a click or a start)."""

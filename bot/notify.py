@@ -91,8 +91,9 @@ class Deliverer:
         task.add_done_callback(self._tasks.discard)
 
     async def deliver_all(self, ids: list[str]) -> None:
-        pending = set(await self.repo.pending_deliveries()) | set(ids)
-        await asyncio.gather(*(self.deliver(i) for i in sorted(pending)))
+        """Start delivering every outbox with something in it, each on its own task."""
+        for migration_id in sorted(set(await self.repo.pending_deliveries()) | set(ids)):
+            self.kick(migration_id)
 
     async def deliver(self, migration_id: str) -> None:
         if migration_id in self._busy or time.monotonic() < self._retry_at.get(migration_id, 0):

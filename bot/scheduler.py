@@ -15,8 +15,7 @@ def build(engine: Engine, deliverer: Deliverer, poll_seconds: float) -> AsyncIOS
 
     async def tick() -> None:
         # Notifications are delivered apart from the steps, so Slack never delays a step.
-        await engine.tick()
-        await deliverer.deliver_all(await engine.repo.active_ids())
+        await deliverer.deliver_all(await engine.tick())
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
