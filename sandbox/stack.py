@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 # Credentials of the stand-ins only; recognisable so that leak checks can look for them.
 API_KEY = "HRKU-sandbox-0123456789abcdef-key"
-BOT_TOKEN = "xoxb-1111-2222-sandboxbottoken"  # noqa: S105
+BOT_TOKEN = "xoxb-sandbox"  # noqa: S105 (a stand-in token, deliberately short)
 SIGNING_SECRET = "sandbox-signing-secret-5f2b8c"  # noqa: S105
 CHANNEL = "C0OPS"
 ALICE, BOB = "U0ALICE", "U0BOB"
