@@ -22,6 +22,13 @@ Ensure = Callable[[StepContext], Awaitable[Outcome]]
 POSTGRES = "heroku-postgresql"
 # Only these tiers can have followers (seed 000: Standard, Premium, Private, Shield).
 _FOLLOWABLE = re.compile(r"^(standard|premium|private|shield|enterprise)-")
+
+
+def can_have_followers(plan: str) -> bool:
+    """`standard-0` or `heroku-postgresql:standard-0`: a tier that supports followers."""
+    return bool(_FOLLOWABLE.match(_plan_suffix(plan)))
+
+
 _ONE_OFF_TYPES = ("run", "scheduler", "release")
 _LAG_POINTS_KEPT = 60
 UNFOLLOW_RESEND_SECONDS = 30.0
@@ -82,7 +89,7 @@ async def preflight(ctx: StepContext) -> Outcome:
             "Pass the database with --from (e.g. --from HEROKU_POSTGRESQL_GREEN).",
         )
     source_plan = _plan_suffix(addon.plan.name)
-    if not _FOLLOWABLE.match(source_plan):
+    if not can_have_followers(source_plan):
         return Fail(
             f"{addon.name} is on {addon.plan.name}, which cannot have followers.",
             "A follower changeover needs a Standard, Premium, Private or Shield database; "

@@ -327,7 +327,7 @@ class Engine:
                 if outcome.note:
                     m.marks["waiting"] = outcome.note
 
-            return await self._save(m.id, wait, notices=lambda m: extra)
+            return await self._save(m.id, wait, notices=(lambda m: extra) if extra else None)
         if isinstance(outcome, Back):
             voided: list[Approval] = []
 

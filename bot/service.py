@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot import decisions, notices
-from bot.changeover import POSTGRES
+from bot.changeover import POSTGRES, can_have_followers
 from bot.config import Settings
 from bot.engine import Engine
 from bot.heroku import HerokuClient
@@ -24,7 +23,6 @@ from state.repository import Repository
 log = logging.getLogger("migrate_bot.service")
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_FOLLOWABLE = re.compile(r"^(standard|premium|private|shield|enterprise)-")
 
 
 def new_id() -> str:
@@ -190,7 +188,7 @@ class MigrationService:
                     problems.append(f"{cmd.source} is not a Heroku Postgres database.")
                 else:
                     source_addon, source_plan = addon.name, addon.plan.name
-                    if not _FOLLOWABLE.match(source_plan.split(":", 1)[-1]):
+                    if not can_have_followers(source_plan):
                         problems.append(f"{source_plan} databases cannot have followers.")
             addons = await self.heroku.list_addons(cmd.app)
             if any(a.addon_service.name == "scheduler" for a in addons):
