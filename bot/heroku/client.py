@@ -1,6 +1,6 @@
 """Async client for the Heroku Platform API and Data API, doing what the official CLI does.
 
-Request shapes follow ../shared/reference/heroku-api.md and the platform hyper-schema; one
+Request shapes follow what the official CLI sends and the platform hyper-schema; one
 instance is shared by every migration in a process, so its rate pacing is process-wide.
 """
 

@@ -54,3 +54,26 @@ def test_a_malformed_setting_is_reported_without_its_value() -> None:
     result = run("serve", **env)
     assert result.returncode != 0 and "MIGRATE_POLL_SECONDS" in result.stderr
     assert "soon-please" not in result.stderr
+
+
+def test_sandbox_help_shows_the_sandbox_options() -> None:
+    result = run("sandbox", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: migrate-bot sandbox" in result.stdout
+    for option in ("--lag-delay", "--script", "--poll"):
+        assert option in result.stdout
+
+
+def test_sandbox_without_its_extra_says_the_command_that_installs_it() -> None:
+    # As if `pip install migrate-bot` had been run without `[sandbox]`: psycopg is absent.
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from bot.cli import main; main(['sandbox'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "pip install 'migrate-bot[sandbox]'" in result.stderr
+    assert "psycopg" in result.stderr

