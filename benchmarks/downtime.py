@@ -61,7 +61,7 @@ def run_once(stack: Stack, r: redis.Redis, plan: str) -> dict[str, float]:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         m = Migration.model_validate_json(r.get(keys.migration(migration_id)) or "{}")
-        if m.status.terminal or m.status is Status.FAILED:
+        if m.ended or m.status is Status.FAILED:
             break
         for gate in GATES:
             both = gate is StepName.APPROVE_MAINTENANCE
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--to", default="standard-2")
     args = parser.parse_args()
     results = []
-    with sandbox(poll=args.poll) as (stack, _demo, reporter):
+    with sandbox(poll=args.poll, echo_reports=False) as (stack, _demo, reporter):
         r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
         print(
             f"{'run':>3}  {'window s':>9}  {'heroku s':>9}  {'lag wait s':>10}  {'bot s':>7}  "

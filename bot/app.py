@@ -20,11 +20,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot import scheduler as scheduling
+from bot.access import ApproverAccess
 from bot.audit import CallLog
 from bot.authz import Directory
+from bot.channels import ChannelCheck
 from bot.config import Settings
 from bot.engine import Engine
 from bot.heroku import HerokuClient
+from bot.identity import BotIdentity
 from bot.logs import Scrubber
 from bot.notify import Deliverer
 from bot.service import MigrationService
@@ -48,13 +51,22 @@ class Runtime:
     bolt: AsyncApp
     scheduler: AsyncIOScheduler
     directory: Directory
+    identity: BotIdentity
 
     async def start(self) -> None:
         self.scheduler.start()
+        self.identity.start()
+        if self.settings.dyno and not self.settings.heroku_app_name:
+            log.error(
+                "HEROKU_APP_NAME is not set: the bot cannot tell which app it runs on, so the "
+                "guard that stops it migrating its own app is OFF. Set HEROKU_APP_NAME to this "
+                "app's name, or run `heroku labs:enable runtime-dyno-metadata` on it."
+            )
         for problem in await self.directory.check():
             log.error("configuration problem: %s", problem)
 
     async def close(self) -> None:
+        await self.identity.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.heroku.aclose()
@@ -84,10 +96,17 @@ def build(settings: Settings) -> Runtime:
         repo, slack, caught_up_commits=settings.migrate_caught_up_commits, scrub=scrub
     )
     engine = Engine(repo, heroku, settings, deliverer, calls=calls, scrub=scrub)
-    service = MigrationService(repo, heroku, engine, deliverer, settings)
+    access = ApproverAccess(slack, heroku, enabled=settings.migrate_heroku_access_check)
+    service = MigrationService(
+        repo, heroku, engine, deliverer, settings, access=access, channels=ChannelCheck(slack)
+    )
     secret = settings.slack_signing_secret
+    identity = BotIdentity(slack)
     bolt = AsyncApp(
-        client=slack,
+        # A client without a token: each request's client gets it from `authorize`, which
+        # answers from memory so that no auth.test call ever stands before an ack.
+        client=AsyncWebClient(base_url=settings.slack_api_url, timeout=10),
+        authorize=identity.authorizer(),
         # Socket Mode skips request signing, so the secret is only required for `serve`.
         signing_secret=secret.get_secret_value() if secret else "",
     )
@@ -107,6 +126,7 @@ def build(settings: Settings) -> Runtime:
         bolt=bolt,
         scheduler=scheduling.build(engine, deliverer, settings.migrate_poll_seconds),
         directory=directory,
+        identity=identity,
     )
 
 

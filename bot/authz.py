@@ -87,9 +87,17 @@ class Directory:
 
     async def roles(self, user: str) -> Roles:
         """Empty lists mean everyone; the requester rule is applied per migration."""
-        operator, operator_error = await self._role(user, self.operators)
-        approver, approver_error = await self._role(user, self.approvers)
+        operator, operator_error = await self.operator(user)
+        approver, approver_error = await self.approver(user)
         return Roles(operator, approver, operator_error, approver_error)
+
+    async def operator(self, user: str) -> tuple[bool, str | None]:
+        """May `user` start and cancel? (and the configuration error, if any)"""
+        return await self._role(user, self.operators)
+
+    async def approver(self, user: str) -> tuple[bool, str | None]:
+        """May `user` approve? (and the configuration error, if any)"""
+        return await self._role(user, self.approvers)
 
     async def _role(self, user: str, entries: list[str]) -> tuple[bool, str | None]:
         try:

@@ -35,9 +35,13 @@ class Settings(BaseSettings):
     migrate_approval_ttl_seconds: float = Field(default=3600.0, gt=0)
     # Keep the old database this long after verification before asking to destroy it.
     migrate_destroy_cooling_off_seconds: float = Field(default=0.0, ge=0)
+    # `on`: an approver must be a collaborator of the app on Heroku (Slack email = Heroku email).
+    migrate_heroku_access_check: bool = True
     port: int = Field(default=3000, ge=0, le=65535)
-    # Set by Heroku's runtime-dyno-metadata: the app the bot itself runs on.
+    # Set by Heroku's runtime-dyno-metadata (or by hand): the app the bot itself runs on.
     heroku_app_name: str | None = None
+    # Set by Heroku on every dyno: tells that the bot runs on Heroku.
+    dyno: str | None = None
 
     @field_validator("migrate_operators", "migrate_approvers", mode="before")
     @classmethod

@@ -17,6 +17,13 @@ _ORDER = [s.name for s in CHANGEOVER]
 _ABORT_ORDER = [s.name for s in ABORT]
 
 
+def ending_status(m: Migration, last: StepName) -> Status:
+    """How a migration that just ran its last step ended."""
+    if last in _ABORT_ORDER:
+        return Status.REJECTED if m.rejected_gate is not None else Status.CANCELLED
+    return Status.COMPLETED
+
+
 def next_step(current: StepName) -> StepName | None:
     """The step after `current` in its runbook, or None when the runbook is done."""
     order = _ABORT_ORDER if current in _ABORT_ORDER else _ORDER
@@ -61,8 +68,8 @@ def past_promote(m: Migration) -> bool:
 
 def cancel(m: Migration, user: str, now: datetime) -> Migration:
     """Ask for an abort: before promote the app is put back as it was; after it, refused."""
-    if m.status.terminal:
-        raise TransitionRefused(f"{m.id} is already {m.status.value}; nothing to cancel.")
+    if m.ended:
+        raise TransitionRefused(f"{m.id} has already ended ({m.status.value}); nothing to cancel.")
     if m.status is Status.ABORTING:
         raise TransitionRefused(f"{m.id} is already being cancelled.")
     if past_promote(m):
@@ -112,8 +119,8 @@ class Click:
 
 def refuse_click(m: Migration, click: Click, now: datetime, *, is_approver: bool) -> str | None:
     """Why this click must change nothing, or None if it is valid."""
-    if m.status.terminal:
-        return f"{m.id} is already {m.status.value}; this button does nothing now."
+    if m.ended:
+        return f"{m.id} has already ended ({m.status.value}); this button does nothing now."
     current = m.approvals.get(click.gate)
     if current is None or current.nonce != click.nonce:
         return (
@@ -168,6 +175,7 @@ def apply_click(m: Migration, click: Click, now: datetime, *, is_approver: bool)
         m.finished_at = now
         m.notes.append(f"<@{click.user}> chose to keep the old database; it was not destroyed.")
         return m
+    m.rejected_gate = click.gate
     return start_abort(m, click.user, now)
 
 

@@ -29,6 +29,7 @@ from bot.heroku.errors import (
     ServerError,
 )
 from bot.logs import Scrubber, migration_context
+from bot.mrkdwn import cut, escape
 from bot.notify import Deliverer
 from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
 from bot.runbook import ABORT, STEPS, Kind
@@ -38,7 +39,8 @@ from state.repository import LeaseLost, Repository
 log = logging.getLogger("migrate_bot.engine")
 
 _TRANSIENT = (HerokuTransportError, RateLimited, ServerError, CreateOutcomeUnknown)
-_LAG_STEPS = (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
+# A step's note as the runbook message shows it; the audit stream keeps it whole.
+NOTE_LIMIT = 300
 _ABORT_STEPS = frozenset(s.name for s in ABORT)
 _MAX_STEPS_PER_ADVANCE = 40
 DOWNTIME_POLL_SECONDS = 0.25
@@ -146,7 +148,7 @@ class Engine:
     async def _wake_when_due(self, migration_id: str) -> None:
         """Come back exactly when due if that is sooner than the next scheduler tick."""
         m = await self.repo.find(migration_id)
-        if m is None or m.status.terminal or m.status is Status.FAILED:
+        if m is None or m.ended or m.status is Status.FAILED:
             return
         delay = m.next_run_at - self.clock().timestamp()
         if delay < self.settings.migrate_poll_seconds:
@@ -176,11 +178,7 @@ class Engine:
         saved = await self.repo.update(
             migration_id, apply, lease=self.holder, audit=audit, notices=notices or ()
         )
-        if (
-            notices
-            or saved.parent_rev > saved.parent_shown
-            or saved.progress_rev > saved.progress_shown
-        ):
+        if notices or saved.parent_rev > saved.parent_shown:
             self.deliverer.kick(migration_id)
         return saved
 
@@ -194,7 +192,7 @@ class Engine:
     async def _run_once(self, migration_id: str) -> bool:
         """Run one due step; True if another step may run right away."""
         m = await self.repo.get(migration_id)
-        if m.status.terminal or m.status is Status.FAILED:
+        if m.ended or m.status is Status.FAILED:
             return False
         if m.next_run_at > self.clock().timestamp():
             return False
@@ -208,6 +206,11 @@ class Engine:
                 return False
         if STEPS[m.step].kind is Kind.GATE:
             return await self._gate(m)
+        step = STEPS[m.step]
+        if m.changed_platform_at is None and (step.changes_platform or step.disruptive):
+            # Before the first change: from now on a failure keeps the apps locked for a person.
+            now = self.clock()
+            m = await self._save(m.id, lambda m: setattr(m, "changed_platform_at", now))
         checked = await self._ensure(m, self.ensures[m.step])
         if checked is None:
             return False
@@ -258,9 +261,9 @@ class Engine:
             await self._transient(ctx.migration, exc)
             return None
         except HerokuAPIError as exc:
+            refused = escape(f"{exc.message} ({exc.id or exc.status})")
             outcome = Fail(
-                self.scrub(f"Heroku refused {step.value}: {exc.message} ({exc.id or exc.status})."),
-                _hint_after(ctx.migration),
+                self.scrub(f"Heroku refused {step.value}: {refused}."), _hint_after(ctx.migration)
             )
         except HerokuError as exc:
             await self._transient(ctx.migration, exc)
@@ -324,8 +327,9 @@ class Engine:
                 m.next_run_at = now.timestamp() + delay
                 m.attempt = 0
                 m.error = None
-                if outcome.note:
+                if outcome.note and outcome.note != m.marks.get("waiting"):
                     m.marks["waiting"] = outcome.note
+                    notices.refresh(m)  # the runbook message shows what the step waits for
 
             return await self._save(m.id, wait, notices=(lambda m: extra) if extra else None)
         if isinstance(outcome, Back):
@@ -359,6 +363,8 @@ class Engine:
                 m.status = Status.FAILED
                 m.error = outcome.error
                 m.marks["hint"] = outcome.hint
+                if m.ended:  # nothing was changed: the apps are free again
+                    m.finished_at = now
                 notices.refresh(m)
 
             return await self._save(
@@ -371,20 +377,21 @@ class Engine:
 
         def done(m: Migration) -> None:
             m.completed[step] = now
+            m.step_notes[step] = cut(outcome.note, NOTE_LIMIT)
             m.attempt = 0
             m.error = None
             m.marks.pop("waiting", None)
-            notices.refresh(m, progress=step in _LAG_STEPS)
+            notices.refresh(m)
             if nxt is None:
-                m.status = Status.CANCELLED if step in {s.name for s in ABORT} else Status.COMPLETED
+                m.status = decisions.ending_status(m, step)
                 m.finished_at = now
             else:
                 m.step = nxt
                 m.next_run_at = now.timestamp()
 
         def told(m: Migration) -> list[Notice]:
-            told = [*notices.step_done(m, step, outcome.note), *extra]
-            return [*told, notices.finished(m)] if m.status.terminal else told
+            # The runbook message shows the step done; a new message only where people act.
+            return [*extra, notices.finished(m)] if m.ended else extra
 
         return await self._save(
             m.id,
@@ -471,6 +478,7 @@ def _hint_after(m: Migration) -> str:
 
 
 def _describe(exc: Exception) -> str:
+    """What went wrong, as mrkdwn: Heroku's own words are escaped (they may hold `<!channel>`)."""
     if isinstance(exc, HerokuAPIError):
-        return f"Heroku answered {exc.status} {exc.id or ''}: {exc.message}".strip()
-    return f"{type(exc).__name__}: {exc}"
+        return escape(f"Heroku answered {exc.status} {exc.id or ''}: {exc.message}".strip())
+    return escape(f"{type(exc).__name__}: {exc}")

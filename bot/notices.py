@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import render
-from state.models import Approval, Migration, Notice, StepName
+from state.models import Approval, Migration, Notice
 
 
 def thread() -> Notice:
@@ -13,18 +13,6 @@ def thread() -> Notice:
 
 def post(text: str, blocks: list[render.Block] | None = None) -> Notice:
     return Notice(kind="post", text=text, blocks=blocks)
-
-
-def step_done(m: Migration, step: StepName, note: str) -> list[Notice]:
-    notices = [post(render.step_done(m, step, note))]
-    if step is StepName.WAIT_CAUGHT_UP:
-        notices.append(
-            post(
-                f":large_green_circle: The follower has caught up ({note}). "
-                "Next: a second engineer approves the maintenance window."
-            )
-        )
-    return notices
 
 
 def approval(m: Migration, request: Approval) -> Notice:
@@ -47,8 +35,6 @@ def finished(m: Migration) -> Notice:
     return post(*render.finished(m))
 
 
-def refresh(m: Migration, *, progress: bool = False) -> None:
-    """Mark the live messages for re-rendering (the thread's first message, the lag message)."""
+def refresh(m: Migration) -> None:
+    """Mark the runbook message (the thread's first) for re-rendering from the state."""
     m.parent_rev += 1
-    if progress:
-        m.progress_rev += 1

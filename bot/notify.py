@@ -4,7 +4,9 @@ Notices are written to Redis in the same transaction as the state change that ca
 nothing is lost when Slack is rate limiting, failing or down: delivery resumes where it stopped.
 One process at a time delivers a migration's outbox (a lease in Redis). A message is removed
 from the outbox only after Slack took it, so a crash between the two can post it twice, never
-zero times.
+zero times. Errors a retry cannot fix (the bot is not in the channel, the channel is archived,
+the token is revoked) are not retried: the message is dropped, logged and, where a person can
+fix it, the requester is told how.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logs import Scrubber, migration_context
+from bot.mrkdwn import neutralize
 from handlers import render
 from state.models import Migration, Notice
 from state.repository import MigrationNotFound, Repository
@@ -32,22 +35,17 @@ log = logging.getLogger("migrate_bot.notify")
 # Short, and renewed while delivering: a crashed process must not hold Slack up for long.
 LEASE_MS = 5_000
 MAX_BACKOFF = 60.0
-# Slack errors that retrying cannot fix: the notice is dropped (and logged) so the rest flows.
-_PERMANENT = {
-    "invalid_blocks",
-    "invalid_blocks_format",
-    "msg_too_long",
-    "no_text",
-    "invalid_arguments",
-    "message_not_found",
-    "cant_update_message",
-    "edit_window_closed",
-    "is_archived",
-    "invalid_auth",
-    "account_inactive",
-    "token_revoked",
-    "missing_scope",
-}
+# The runbook message is edited at most this often (chat.update is Tier 3), and every few
+# seconds while the app is down, so that "down for N s" stays true.
+LIVE_MIN_SECONDS = 1.0
+DOWN_REFRESH_SECONDS = 5.0
+# Slack errors worth retrying: its own passing failures. Every other error code is permanent.
+_TRANSIENT = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable"}
+    | {"request_timeout"}
+)
+# Permanent for every message to the channel, until a person fixes the channel.
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
 class _Later(Exception):
@@ -59,11 +57,20 @@ class _Later(Exception):
         self.reason = reason
 
 
+class _Refused(Exception):
+    """Slack refused for good (`error`): retrying the same call cannot help."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method}: {error}")
+        self.method = method
+        self.error = error
+
+
 Record = Callable[[Migration], None]
 
 
 class Deliverer:
-    """Drains outboxes and keeps the live messages (thread head, lag) up to date."""
+    """Drains outboxes and keeps each runbook message (the thread's first) up to date."""
 
     def __init__(
         self,
@@ -83,6 +90,10 @@ class Deliverer:
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._live_at: dict[str, float] = {}
+        self._shown_down: dict[str, bool] = {}
+        self._refresh: dict[str, asyncio.TimerHandle] = {}
+        self._joined: set[str] = set()
 
     def kick(self, migration_id: str) -> None:
         """Deliver soon, in the background (never on a caller's critical path)."""
@@ -138,14 +149,30 @@ class Deliverer:
             "slack delivery postponed", extra={"reason": later.reason, "delay": later.delay}
         )
         self._retry_at[migration_id] = time.monotonic() + later.delay
+        asyncio.get_running_loop().call_later(later.delay, self.kick, migration_id)
+
+    def _later(self, migration_id: str, delay: float) -> None:
+        """One pending refresh of the runbook message per migration: the soonest wins."""
         loop = asyncio.get_running_loop()
-        loop.call_later(later.delay, self.kick, migration_id)
+        pending = self._refresh.get(migration_id)
+        if pending is not None and pending.when() <= loop.time() + delay:
+            return
+        if pending is not None:
+            pending.cancel()
+        self._refresh[migration_id] = loop.call_later(delay, self._wake, migration_id)
+
+    def _wake(self, migration_id: str) -> None:
+        self._refresh.pop(migration_id, None)
+        self.kick(migration_id)
 
     async def _drain(self, migration_id: str) -> None:
         while (notice := await self.repo.outbox_head(migration_id)) is not None:
             await self.repo.acquire_delivery(migration_id, self.holder, LEASE_MS)
             m = await self.repo.get(migration_id)
-            record = await self._send(m, notice)
+            try:
+                record = await self._send(m, notice)
+            except _Refused as refused:
+                record = await self._refused(m, notice, refused)
 
             def apply(m: Migration, record: Record | None = record) -> Migration:
                 if record is not None:
@@ -155,18 +182,73 @@ class Deliverer:
             await self.repo.update(migration_id, apply, pop_notice=True)
         await self.repo.settle_deliveries(migration_id)
 
-    async def _send(self, m: Migration, notice: Notice) -> Record | None:
-        if notice.kind == "thread":
-            if m.thread_ts:
-                return None
-            text, blocks = render.thread_parent(m)
-            ts = await self._call(
-                "chat_postMessage", m, channel=m.channel, text=text, blocks=blocks
+    async def _refused(self, m: Migration, notice: Notice, refused: _Refused) -> Record | None:
+        """A permanent refusal: join the channel once if that can fix it, else drop and tell."""
+        if refused.error == "not_in_channel" and m.channel not in self._joined:
+            self._joined.add(m.channel)
+            if await self._join(m):
+                try:
+                    return await self._send(m, notice)
+                except _Refused as again:
+                    refused = again
+        log.error(
+            "slack refused a message for good; dropped",
+            extra={"method": refused.method, "error": refused.error, "notice": notice.kind},
+        )
+        if refused.error not in CHANNEL_ERRORS or m.delivery_problem == refused.error:
+            return None
+        await self._tell_requester(m, refused.error)
+        error = refused.error
+
+        def record(m: Migration) -> None:
+            m.delivery_problem = error
+
+        return record
+
+    async def _join(self, m: Migration) -> bool:
+        """`conversations.join` (public channels, scope channels:join); False if it cannot."""
+        try:
+            await self.client.conversations_join(channel=m.channel)
+        except SlackApiError as exc:
+            log.warning(
+                "could not join the channel", extra={"error": str(exc.response.get("error"))}
             )
-            rev = m.parent_rev
-            return None if ts is None else _set_thread(ts, rev)
+            return False
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return False
+        log.info("joined the channel to post there")
+        return True
+
+    async def _tell_requester(self, m: Migration, error: str) -> None:
+        """How to let the bot post again, to the requester only (best effort, never raises)."""
+        text = (
+            f":warning: migrate-bot cannot post the thread of {m.id} in <#{m.channel}> "
+            f"(Slack says `{error}`). Invite the bot there (`/invite @migrate-bot`), or set "
+            f"MIGRATE_CHANNEL to a channel it is in. Meanwhile `/migrate status {m.id}` shows "
+            "where it is; approvals are asked again when their requests expire."
+        )
+        for method, kwargs in (
+            ("chat_postEphemeral", {"channel": m.channel, "user": m.requested_by}),
+            ("chat_postMessage", {"channel": m.requested_by}),
+        ):
+            with contextlib.suppress(Exception):
+                await self._call(method, m, text=text, **kwargs)
+                return
+
+    async def _send(self, m: Migration, notice: Notice) -> Record | None:
+        opened: Record | None = None
+        if notice.kind == "thread" or (m.thread_ts is None and m.delivery_problem):
+            # After the channel refused the thread, each new notice tries to open it again.
+            opened = await self._open_thread(m)
+            if notice.kind == "thread":
+                return opened
+            if opened is not None:
+                opened(m)
         if m.thread_ts is None:
             raise _Later(1.0, "the thread is not open yet")
+        return _both(opened, await self._send_in_thread(m, notice))
+
+    async def _send_in_thread(self, m: Migration, notice: Notice) -> Record | None:
         if notice.kind == "post":
             await self._post(m, notice)
             return None
@@ -181,6 +263,14 @@ class Deliverer:
             )
         return None
 
+    async def _open_thread(self, m: Migration) -> Record | None:
+        if m.thread_ts:
+            return None
+        text, blocks = render.thread_parent(m, threshold=self.caught_up_commits)
+        ts = await self._call("chat_postMessage", m, channel=m.channel, text=text, blocks=blocks)
+        self._live_at[m.id] = time.monotonic()
+        return None if ts is None else _set_thread(ts, m.parent_rev)
+
     async def _post(self, m: Migration, notice: Notice) -> str | None:
         kwargs: dict[str, Any] = {
             "channel": m.channel,
@@ -192,38 +282,39 @@ class Deliverer:
         return await self._call("chat_postMessage", m, **kwargs)
 
     async def _live(self, migration_id: str) -> None:
+        """Edit the runbook message when it is behind the state (or, while down, every few s)."""
         m = await self.repo.get(migration_id)
-        if m.thread_ts and m.parent_rev > m.parent_shown:
-            text, blocks = render.thread_parent(m)
+        if not m.thread_ts:
+            return
+        now = time.monotonic()
+        last = self._live_at.get(migration_id, 0.0)
+        ticking = m.down and now - last >= DOWN_REFRESH_SECONDS
+        if m.parent_rev <= m.parent_shown and not ticking:
+            if m.down:
+                self._later(migration_id, DOWN_REFRESH_SECONDS - (now - last))
+            return
+        # The app going down or coming back is shown at once; other changes are coalesced.
+        turned = self._shown_down.get(migration_id, False) != m.down
+        if now - last < LIVE_MIN_SECONDS and not turned:
+            self._later(migration_id, LIVE_MIN_SECONDS - (now - last))
+            return
+        rev = m.parent_rev
+        text, blocks = render.thread_parent(m, threshold=self.caught_up_commits)
+        self._live_at[migration_id] = now
+        self._shown_down[migration_id] = m.down
+        with contextlib.suppress(_Refused):  # logged below; the state is what matters
             await self._call(
                 "chat_update", m, channel=m.channel, ts=m.thread_ts, text=text, blocks=blocks
             )
-            rev = m.parent_rev
-            await self.repo.update(migration_id, _shown("parent_shown", rev))
-        if m.thread_ts and m.progress_rev > m.progress_shown:
-            text, blocks = render.progress_for(m, self.caught_up_commits)
-            rev = m.progress_rev
-            if m.progress_ts:
-                await self._call(
-                    "chat_update", m, channel=m.channel, ts=m.progress_ts, text=text, blocks=blocks
-                )
-                await self.repo.update(migration_id, _shown("progress_shown", rev))
-            else:
-                ts = await self._call(
-                    "chat_postMessage",
-                    m,
-                    channel=m.channel,
-                    thread_ts=m.thread_ts,
-                    text=text,
-                    blocks=blocks,
-                )
-                await self.repo.update(migration_id, _progress_posted(ts, rev))
+        await self.repo.update(migration_id, _shown(rev))
+        if m.down:
+            self._later(migration_id, DOWN_REFRESH_SECONDS)
 
     async def _call(self, method: str, m: Migration, **kwargs: Any) -> str | None:
-        """One Web API call with secrets scrubbed; the ts of the message, if any."""
-        kwargs["text"] = self.scrub(kwargs["text"])
+        """One Web API call, scrubbed and neutralized at the edge; the message's ts, if any."""
+        kwargs["text"] = neutralize(self.scrub(kwargs["text"]))
         if kwargs.get("blocks") is not None:
-            kwargs["blocks"] = json.loads(self.scrub(json.dumps(kwargs["blocks"])))
+            kwargs["blocks"] = json.loads(neutralize(self.scrub(json.dumps(kwargs["blocks"]))))
         try:
             response = await getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
@@ -234,16 +325,26 @@ class Deliverer:
                     "retry-after"
                 )
                 raise _Later(float(retry) if retry else 1.0, "ratelimited") from None
-            if error in _PERMANENT:
-                log.error(
-                    "slack refused a message; dropped", extra={"method": method, "error": error}
-                )
-                return None
-            raise _Later(self._backoff(m.id), f"{method} failed: {error or status}") from None
+            if status >= 500 or error in _TRANSIENT:
+                raise _Later(self._backoff(m.id), f"{method} failed: {error or status}") from None
+            if method == "chat_update":
+                log.error("slack refused an update", extra={"error": error})
+            raise _Refused(method, error or str(status)) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise _Later(self._backoff(m.id), f"slack unreachable: {type(exc).__name__}") from None
         ts = response.get("ts")
         return str(ts) if ts else None
+
+
+def _both(first: Record | None, second: Record | None) -> Record | None:
+    if first is None or second is None:
+        return first or second
+
+    def record(m: Migration) -> None:
+        first(m)
+        second(m)
+
+    return record
 
 
 def _set_thread(ts: str, rev: int) -> Record:
@@ -251,6 +352,7 @@ def _set_thread(ts: str, rev: int) -> Record:
         if m.thread_ts is None:
             m.thread_ts = ts
             m.parent_shown = max(m.parent_shown, rev)
+            m.delivery_problem = None
 
     return record
 
@@ -265,19 +367,9 @@ def _set_approval_ts(key: str, ts: str, notice: Notice) -> Record:
     return record
 
 
-def _shown(field: str, rev: int) -> Callable[[Migration], Migration]:
+def _shown(rev: int) -> Callable[[Migration], Migration]:
     def change(m: Migration) -> Migration:
-        setattr(m, field, max(getattr(m, field), rev))
-        return m
-
-    return change
-
-
-def _progress_posted(ts: str | None, rev: int) -> Callable[[Migration], Migration]:
-    def change(m: Migration) -> Migration:
-        if ts is not None and m.progress_ts is None:
-            m.progress_ts = ts
-        m.progress_shown = max(m.progress_shown, rev)
+        m.parent_shown = max(m.parent_shown, rev)
         return m
 
     return change

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.drift import Snapshot
 from bot.heroku import HerokuClient
+from bot.heroku.errors import NotFound
 from state.models import Migration
 
 
@@ -20,7 +21,13 @@ async def take(heroku: HerokuClient, m: Migration) -> Snapshot:
     }
     follower = m.follower_addon_id
     exists = follower is not None and await heroku.get_addon(m.promote_app, follower) is not None
-    following = (await heroku.get_database(follower)).is_follower if exists and follower else None
+    following: bool | None = None
+    if exists and follower:
+        try:
+            following = (await heroku.get_database(follower)).is_follower
+        except NotFound:
+            following = None  # just created: the Data API does not know it yet
+
     database = next(
         (a.addon.id for a in await heroku.list_attachments(m.promote_app) if a.name == "DATABASE"),
         None,

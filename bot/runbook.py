@@ -26,6 +26,9 @@ class Step:
     ensures: str
     # Takes the app down or cannot be undone: shown as such in `plan` and behind a gate.
     disruptive: bool = False
+    # Changes something on the platform: once such a step starts, a failure keeps the app
+    # locked until someone cancels (the abort puts things back); before it, nothing to undo.
+    changes_platform: bool = False
 
 
 CHANGEOVER: tuple[Step, ...] = (
@@ -40,6 +43,7 @@ CHANGEOVER: tuple[Step, ...] = (
         Kind.AUTO,
         "Create follower",
         "one follower of the source database exists on the new plan",
+        changes_platform=True,
     ),
     Step(
         StepName.WAIT_AVAILABLE,
@@ -91,8 +95,16 @@ CHANGEOVER: tuple[Step, ...] = (
         StepName.PROMOTE,
         Kind.AUTO,
         "Promote",
-        "DATABASE points at the new database; the old one keeps an alias; pooler follows",
+        "DATABASE points at the new database in every app; the old one keeps an alias; "
+        "poolers follow; the release phase succeeded",
         disruptive=True,
+    ),
+    Step(
+        StepName.MOVE_ATTACHMENTS,
+        Kind.AUTO,
+        "Move attachments",
+        "named poolers, credentials and other apps' names point at the new database "
+        "(what the API refuses is listed as a manual step)",
     ),
     Step(
         StepName.SCALE_UP,
@@ -113,16 +125,23 @@ CHANGEOVER: tuple[Step, ...] = (
         "DATABASE is the new database, it is not following, the app is serving",
     ),
     Step(
+        StepName.RECREATE_FOLLOWERS,
+        Kind.WAIT,
+        "Recreate followers",
+        "each follower of the old database has a replacement following the new one, on the "
+        "same plan and under the same names",
+    ),
+    Step(
         StepName.APPROVE_DESTROY,
         Kind.GATE,
         "Approve destroy",
-        "a second engineer approves destroying the old database",
+        "a second engineer approves destroying the old database and its followers",
     ),
     Step(
         StepName.DESTROY_OLD,
         Kind.AUTO,
         "Destroy old database",
-        "the old database is gone",
+        "the old database and its old followers are gone",
         disruptive=True,
     ),
 )

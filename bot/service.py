@@ -9,16 +9,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot import decisions, notices
-from bot.changeover import POSTGRES, can_have_followers
+from bot.access import ApproverAccess
+from bot.assess import Assessment, Request, assess
+from bot.channels import ChannelCheck
 from bot.config import Settings
 from bot.engine import Engine
+from bot.errors import Refused
 from bot.heroku import HerokuClient
-from bot.heroku.errors import HerokuError, NotFound
 from bot.notify import Deliverer
 from handlers.parse import PlanCommand, StartCommand
-from handlers.render import PlanReport
 from state.models import AuditEvent, Decision, Migration, Notice
-from state.repository import Repository
+from state.repository import Repository, TransitionRefused
 
 log = logging.getLogger("migrate_bot.service")
 
@@ -44,6 +45,8 @@ class MigrationService:
         deliverer: Deliverer,
         settings: Settings,
         *,
+        access: ApproverAccess | None = None,
+        channels: ChannelCheck | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.repo = repo
@@ -51,10 +54,26 @@ class MigrationService:
         self.engine = engine
         self.deliverer = deliverer
         self.settings = settings
+        self.access = access
+        self.channels = channels
         self.clock = clock
 
     async def start(self, cmd: StartCommand, *, user: str, channel: str) -> Migration:
-        """Create the migration (taking the app's lock) and open its thread."""
+        """Check what can be checked, then create the migration (taking every app's lock).
+
+        Refused (nothing created, nothing locked) when the bot could not post the thread, or
+        when the platform already says the migration cannot run.
+        """
+        channel = self.settings.migrate_channel or channel
+        if self.channels is not None:
+            problem = await self.channels.problem(channel)
+            if problem is not None:
+                raise Refused(problem)
+        found = await self._assess(cmd)
+        if found.blockers:
+            raise Refused(
+                "Not started; nothing was changed:\n" + "\n".join(f"• {b}" for b in found.blockers)
+            )
         migration_id = new_id()
         m = Migration(
             id=migration_id,
@@ -63,9 +82,11 @@ class MigrationService:
             plan=cmd.plan,
             source=cmd.source,
             method=cmd.method,
+            pg_version=cmd.version,
             requested_by=user,
-            channel=self.settings.migrate_channel or channel,
+            channel=channel,
             follower_name=f"{migration_id}-{cmd.plan.split(':', 1)[-1]}",
+            shared_apps=found.shared_apps,
             created_at=self.clock(),
         )
         await self.repo.create(
@@ -80,6 +101,7 @@ class MigrationService:
                     "plan": m.plan,
                     "source": m.source,
                     "target_app": m.target_app,
+                    "shared_apps": ",".join(m.shared_apps),
                 },
             ),
             [notices.thread()],
@@ -97,19 +119,13 @@ class MigrationService:
             return m
 
         def told(m: Migration) -> list[Notice]:
-            what = (
-                "Putting the app back as it was."
-                if not m.status.terminal
-                else "Nothing is rolled back after promote."
-            )
-            return [
-                notices.post(f":no_entry_sign: <@{user}> cancelled {m.id}. {what}"),
-                *(
-                    notices.approval_closed(m, a)
-                    for a in m.approvals.values()
-                    if a.decision is Decision.CANCELLED and a.decided_at == now
-                ),
+            # The runbook message shows the abort; the closed requests say who cancelled.
+            closed = [
+                notices.approval_closed(m, a)
+                for a in m.approvals.values()
+                if a.decision is Decision.CANCELLED and a.decided_at == now
             ]
+            return [*closed, *([notices.finished(m)] if m.ended else [])]
 
         m = await self.repo.update(
             migration_id,
@@ -122,7 +138,29 @@ class MigrationService:
         return m
 
     async def decide(self, click: decisions.Click, *, is_approver: bool) -> Migration:
-        """Apply an approve/reject click atomically; TransitionRefused changes nothing."""
+        """Apply an approve/reject click atomically; TransitionRefused changes nothing.
+
+        The checks that need no network come first (a stale button, the requester's own click);
+        then, for an approval, whether the clicker may operate the apps on Heroku.
+        """
+        current = await self.repo.get(click.migration_id)
+        reason = decisions.refuse_click(current, click, self.clock(), is_approver=is_approver)
+        if reason is not None:
+            raise TransitionRefused(reason)
+        if click.approve and self.access is not None:
+            try:
+                await self.access.check(click.user, current.apps_down)
+            except Refused as exc:
+                await self.repo.record(
+                    AuditEvent(
+                        migration_id=click.migration_id,
+                        event="approval_refused",
+                        actor=click.user,
+                        at=self.clock(),
+                        detail={"gate": click.gate.value, "reason": exc.reason},
+                    )
+                )
+                raise TransitionRefused(exc.reason) from None
         now = self.clock()
         event = "approved" if click.approve else "rejected"
 
@@ -145,7 +183,7 @@ class MigrationService:
             ],
             notices=lambda m: [
                 notices.approval_closed(m, m.approvals[click.gate]),
-                *([notices.finished(m)] if m.status.terminal else []),
+                *([notices.finished(m)] if m.ended else []),
             ],
         )
         self.deliverer.kick(m.id)
@@ -158,73 +196,26 @@ class MigrationService:
     async def recent(self, limit: int = 10) -> list[Migration]:
         return await self.repo.recent(limit)
 
-    async def plan(self, cmd: PlanCommand) -> PlanReport:
+    async def plan(self, cmd: PlanCommand) -> Assessment:
         """Read the platform and say what `start` would do; changes nothing."""
-        problems: list[str] = []
-        warnings: list[str] = []
-        source_addon = source_plan = None
-        formation: dict[str, int] = {}
-        own = self.settings.heroku_app_name
-        apps = [cmd.app] + ([cmd.target_app] if cmd.target_app else [])
-        if own and own in apps:
-            problems.append(f"migrate-bot runs on {own}; it cannot migrate its own app.")
-        try:
-            for app in apps:
-                await self.heroku.get_app(app)
-            formation = {f.type: f.quantity for f in await self.heroku.list_formation(cmd.app)}
-            try:
-                await self.heroku.get_plan(cmd.plan.split(":", 1)[-1])
-            except NotFound:
-                problems.append(f"Plan {cmd.plan} does not exist.")
-            found = await self.heroku.resolve_attachment(cmd.app, cmd.source)
-            attachment = next(
-                (a for a in found if a.namespace is None), found[0] if found else None
-            )
-            if attachment is None:
-                problems.append(f"No database {cmd.source} on {cmd.app}.")
-            else:
-                addon = await self.heroku.get_addon(attachment.addon.app.name, attachment.addon.id)
-                if addon is None or addon.addon_service.name != POSTGRES:
-                    problems.append(f"{cmd.source} is not a Heroku Postgres database.")
-                else:
-                    source_addon, source_plan = addon.name, addon.plan.name
-                    if not can_have_followers(source_plan):
-                        problems.append(f"{source_plan} databases cannot have followers.")
-            addons = await self.heroku.list_addons(cmd.app)
-            if any(a.addon_service.name == "scheduler" for a in addons):
-                warnings.append(
-                    "Heroku Scheduler is installed: its jobs still run in maintenance mode. "
-                    "Disable them for the window."
-                )
-        except NotFound as exc:
-            problems.append(f"Not found on Heroku: {exc.message}")
-        except HerokuError as exc:
-            problems.append(f"Could not read the platform: {exc}")
-        others = {t: q for t, q in formation.items() if t != "web" and q > 0}
-        if others:
-            listed = ", ".join(f"{t}={q}" for t, q in others.items())
-            warnings.append(
-                f"Non-web dynos ({listed}) keep writing in maintenance mode: the bot scales "
-                "every process type to 0 and restores these quantities afterwards."
-            )
-        if "release" in formation:
-            warnings.append(
-                "The app has a release phase: promote waits for the Attach DATABASE release."
-            )
-        if cmd.target_app:
-            warnings.append(
-                f"{cmd.app} stays in maintenance with 0 dynos after promote (it still points at "
-                "the "
-                f"old database); move traffic to {cmd.target_app}."
-            )
-        return PlanReport(
+        return await self._assess(cmd)
+
+    async def _assess(self, cmd: PlanCommand) -> Assessment:
+        request = Request(
             app=cmd.app,
             plan=cmd.plan,
             source=cmd.source,
             target_app=cmd.target_app,
-            source_addon=source_addon,
-            source_plan=source_plan,
-            formation=formation,
-            warnings=warnings,
-            problems=problems,
+            version=cmd.version,
         )
+        found = await assess(self.heroku, request, own_app=self.settings.heroku_app_name)
+        if self.settings.dyno and not self.settings.heroku_app_name:
+            found.warnings.append(OWN_APP_UNKNOWN)
+        return found
+
+
+OWN_APP_UNKNOWN = (
+    "The bot does not know which app it runs on (HEROKU_APP_NAME is not set), so it cannot "
+    "refuse to migrate itself: set HEROKU_APP_NAME, or run `heroku labs:enable "
+    "runtime-dyno-metadata` on the bot's app."
+)

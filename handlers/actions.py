@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.decisions import Click
 from bot.runbook import GATES
 from bot.service import MigrationService
-from handlers.middleware import ROLES, user_of
+from handlers.middleware import roles_of, user_of
 from handlers.render import APPROVE, REJECT
 from state.models import StepName
 from state.repository import StateError, TransitionRefused
@@ -57,6 +57,18 @@ def parse_click(action_id: str, value: object, user: object) -> Click:
     )
 
 
+def thread_of(body: dict[str, Any]) -> str | None:
+    """The thread the clicked message is in (approval requests live in the migration's)."""
+    container = body.get("container")
+    message = body.get("message")
+    for source in (container, message):
+        if isinstance(source, dict) and isinstance(source.get("thread_ts"), str):
+            return str(source["thread_ts"])
+    if isinstance(container, dict) and isinstance(container.get("message_ts"), str):
+        return str(container["message_ts"])
+    return None
+
+
 def register(app: AsyncApp, service: MigrationService) -> None:
     async def decide(
         ack: Any,
@@ -70,7 +82,7 @@ def register(app: AsyncApp, service: MigrationService) -> None:
         user = user_of(body)
 
         async def tell(text: str) -> None:
-            """To the clicker only: through response_url, else chat.postEphemeral."""
+            """To the clicker only, in the button's thread (response_url, else postEphemeral)."""
             with contextlib.suppress(Exception):
                 sent = await respond(response_type="ephemeral", replace_original=False, text=text)
                 if getattr(sent, "status_code", 200) == 200:
@@ -79,7 +91,9 @@ def register(app: AsyncApp, service: MigrationService) -> None:
             channel = channel.get("id") if isinstance(channel, dict) else None
             if isinstance(channel, str) and user is not None:
                 with contextlib.suppress(Exception):
-                    await client.chat_postEphemeral(channel=channel, user=user, text=text)
+                    await client.chat_postEphemeral(
+                        channel=channel, user=user, text=text, thread_ts=thread_of(body)
+                    )
 
         try:
             click = parse_click(action.get("action_id", ""), action.get("value"), user)
@@ -87,12 +101,13 @@ def register(app: AsyncApp, service: MigrationService) -> None:
             log.warning("refused a button payload", extra={"reason": str(exc)})
             await tell(":warning: This button is not one the bot can act on; nothing was changed.")
             return
-        roles = context.get(ROLES)
-        if roles is not None and roles.approver_error:
-            await tell(f":warning: {roles.approver_error}")
+        roles = roles_of(context)
+        approver, error = await roles.approver() if roles is not None else (False, None)
+        if error:
+            await tell(f":warning: {error}")
             return
         try:
-            m = await service.decide(click, is_approver=bool(roles and roles.approver))
+            m = await service.decide(click, is_approver=approver)
         except TransitionRefused as exc:
             await tell(f":no_entry: {exc.reason}")
             return

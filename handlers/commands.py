@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.errors import Refused
 from bot.logs import Scrubber
 from bot.service import MigrationService
 from handlers import render
-from handlers.middleware import ROLES
+from handlers.middleware import RolesLookup, roles_of
 from handlers.parse import (
     USAGE,
     CancelCommand,
@@ -28,9 +27,6 @@ from handlers.parse import (
 from state.repository import StateError
 
 log = logging.getLogger("migrate_bot.handlers")
-
-# Answer inside the ack when the work is quick; past this, ack now and answer via response_url.
-FAST_REPLY_SECONDS = 2.0
 
 Reply = dict[str, Any]
 
@@ -63,13 +59,17 @@ def _scrubbed(reply: Reply, scrub: Scrubber) -> Reply:
 
 
 def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
-    async def run(cmd: Any, user: str, channel: str) -> Reply:
+    async def run(cmd: Any, user: str, channel: str, context: dict[str, Any]) -> Reply:
         try:
+            if isinstance(cmd, StartCommand | CancelCommand):
+                refusal = await _operator_refusal(roles_of(context))
+                if refusal is not None:
+                    return _error(refusal)
             if isinstance(cmd, StartCommand):
                 m = await service.start(cmd, user=user, channel=channel)
                 return {
                     "response_type": "ephemeral",
-                    "text": f"Started *{m.id}*: {render.title(m)}. Progress and approvals "
+                    "text": f"Started *{m.id}*: {render.title_md(m)}. Progress and approvals "
                     f"follow in its thread in <#{m.channel}>.",
                 }
             if isinstance(cmd, PlanCommand):
@@ -77,7 +77,7 @@ def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
                 return _blocks(f"Plan for {cmd.app}", render.plan(report))
             if isinstance(cmd, StatusCommand):
                 if cmd.migration_id is None:
-                    active = [m for m in await service.recent(20) if not m.status.terminal]
+                    active = [m for m in await service.recent(20) if not m.ended]
                     return _blocks("Active migrations", render.listing(active))
                 m = await service.get(cmd.migration_id)
                 return _blocks(f"{m.id}: {m.status.value}", render.status(m))
@@ -86,6 +86,8 @@ def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
             if isinstance(cmd, CancelCommand):
                 m = await service.cancel(cmd.migration_id, user=user)
                 return {"response_type": "ephemeral", "text": f"{m.id}: {render.status_line(m)}"}
+        except Refused as exc:
+            return _error(exc.reason)
         except StateError as exc:
             return _error(str(exc))
         except Exception:
@@ -98,7 +100,7 @@ def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
 
     @app.command("/migrate")
     async def migrate(
-        ack: Any, command: dict[str, Any], respond: Any, context: dict[str, Any]
+        ack: Any, command: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
     ) -> None:
         try:
             cmd = parse_command(command.get("text") or "")
@@ -108,30 +110,39 @@ def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
         if isinstance(cmd, HelpCommand):
             await ack(**_help())
             return
-        roles = context.get(ROLES)
-        if isinstance(cmd, StartCommand | CancelCommand) and roles and roles.operator_error:
-            await ack(**_error(roles.operator_error))
-            return
-        if isinstance(cmd, StartCommand | CancelCommand) and not (roles and roles.operator):
-            await ack(
-                **_error(
-                    "You are not one of the operators allowed to start or cancel migrations "
-                    "(MIGRATE_OPERATORS)."
-                )
-            )
-            return
-        await _answer(ack, respond, run(cmd, command["user_id"], command["channel_id"]), scrub)
+        # Nothing that waits on the network (Slack, Heroku, Redis) before this line: Slack
+        # shows the person an error after 3 s. The answer follows through response_url.
+        await ack()
+        reply = _scrubbed(await run(cmd, command["user_id"], command["channel_id"], context), scrub)
+        await _answer(respond, client, command, reply)
 
 
-async def _answer(ack: Any, respond: Any, work: Awaitable[Reply], scrub: Scrubber) -> None:
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=FAST_REPLY_SECONDS)
-    if done:
-        await ack(**_scrubbed(task.result(), scrub))
-        return
-    await ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
-    reply = _scrubbed(await task, scrub)
+async def _operator_refusal(roles: RolesLookup | None) -> str | None:
+    operator, error = await roles.operator() if roles is not None else (False, None)
+    if error:
+        return error
+    if not operator:
+        return (
+            "You are not one of the operators allowed to start or cancel migrations "
+            "(MIGRATE_OPERATORS)."
+        )
+    return None
+
+
+async def _answer(respond: Any, client: Any, command: dict[str, Any], reply: Reply) -> None:
+    """To the person only: through response_url, else chat.postEphemeral."""
     try:
-        await respond(**reply, replace_original=False)
+        sent = await respond(**reply, replace_original=False)
+        if getattr(sent, "status_code", 200) == 200:
+            return
     except Exception:
-        log.exception("could not deliver the reply through response_url")
+        log.warning("could not answer through response_url; trying chat.postEphemeral")
+    try:
+        await client.chat_postEphemeral(
+            channel=command["channel_id"],
+            user=command["user_id"],
+            text=reply["text"],
+            blocks=reply.get("blocks"),
+        )
+    except Exception:
+        log.exception("could not deliver the reply to the person who typed the command")

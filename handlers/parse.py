@@ -16,14 +16,22 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, 
 
 USAGE = """\
 /migrate help
-/migrate plan   APP --to PLAN [--from DATABASE] [--method changeover] [--target-app APP2]
-/migrate start  APP --to PLAN [--from DATABASE] [--method changeover] [--target-app APP2]
+/migrate plan   APP --to PLAN [--from DATABASE] [--method METHOD] [--target-app APP2] [--version N]
+/migrate start  APP --to PLAN [--from DATABASE] [--method METHOD] [--target-app APP2] [--version N]
 /migrate status [ID]
 /migrate list
 /migrate cancel ID"""
 
 MAX_LENGTH = 500
 SUPPORTED_METHODS = ("changeover",)
+# The roads DESIGN.md names; those not in SUPPORTED_METHODS are refused with what to do today.
+KNOWN_METHODS = ("changeover", "upgrade", "advanced", "dump-restore")
+_BY_HAND = {
+    "upgrade": "Heroku's `heroku pg:upgrade:run` on a follower does it by hand",
+    "advanced": "Heroku's `heroku data:pg:migrate` does it by hand",
+    "dump-restore": "Heroku's `heroku pg:copy` does it by hand",
+}
+VERSION_PATTERN = r"^[1-9][0-9]?$"
 POSTGRES_SERVICE = "heroku-postgresql"
 
 # `app/definitions/name` in the Platform API schema.
@@ -37,6 +45,7 @@ AppName = Annotated[str, StringConstraints(pattern=APP_NAME_PATTERN)]
 PlanName = Annotated[str, StringConstraints(pattern=PLAN_PATTERN, max_length=80)]
 SourceName = Annotated[str, StringConstraints(pattern=SOURCE_PATTERN, max_length=100)]
 MigrationId = Annotated[str, StringConstraints(pattern=MIGRATION_ID_PATTERN)]
+MajorVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 
 
 class _Command(BaseModel):
@@ -55,6 +64,8 @@ class PlanCommand(_Command):
     source: SourceName = "DATABASE"
     method: Literal["changeover"] = "changeover"
     target_app: AppName | None = None
+    # `--version N`: the PostgreSQL major version wanted on the new database.
+    version: MajorVersion | None = None
 
     @model_validator(mode="after")
     def _target_app_differs(self) -> Self:
@@ -101,13 +112,14 @@ class CommandError(ValueError):
 _USAGE_LINES = {line.split()[1]: line for line in USAGE.splitlines()}
 _SUBCOMMANDS = tuple(_USAGE_LINES)
 _HELP_WORDS = frozenset({"help", "--help", "-h", "?"})
-_MIGRATION_OPTIONS = ("--to", "--from", "--method", "--target-app")
+_MIGRATION_OPTIONS = ("--to", "--from", "--method", "--target-app", "--version")
 _EXAMPLE_ID = "mig-7f3k2q"
 _VALUE_HINTS = {
     "--to": "which plan should the new database be on? e.g. --to standard-2",
     "--from": "which database to migrate? e.g. --from DATABASE (the default)",
     "--method": "how to migrate? e.g. --method changeover",
     "--target-app": "which app should the new database live in? e.g. --target-app myapp-ps",
+    "--version": "which PostgreSQL major version? e.g. --version 17",
 }
 
 # Zero-width characters ride along with copy and paste and are invisible; drop them.
@@ -289,6 +301,7 @@ def _migration(sub: str, positional: list[str], options: dict[str, str]) -> Plan
         source=_source(options.get("--from", "DATABASE"), usage),
         method=_method(options.get("--method", "changeover"), usage),
         target_app=target_app,
+        version=_version(options["--version"], usage) if "--version" in options else None,
     )
 
 
@@ -345,13 +358,30 @@ def _source(value: str, usage: str) -> str:
 
 
 def _method(value: str, usage: str) -> Literal["changeover"]:
-    if value.lower() != "changeover":
+    method = value.lower()
+    if method in _BY_HAND:
         raise CommandError(
-            f"--method {_shown(value)} is not supported; supported methods: "
-            f"{', '.join(SUPPORTED_METHODS)}.",
+            f"--method {method} is not available in this version of migrate-bot "
+            f"({_BY_HAND[method]}). Available: {', '.join(SUPPORTED_METHODS)}.",
+            usage,
+        )
+    if method != "changeover":
+        raise CommandError(
+            f"--method {_shown(value)} is not a method{_did_you_mean(method, KNOWN_METHODS)}; "
+            f"available: {', '.join(SUPPORTED_METHODS)}.",
             usage,
         )
     return "changeover"
+
+
+def _version(value: str, usage: str) -> str:
+    version = value.lower().removeprefix("v").removeprefix("postgresql").strip()
+    if re.fullmatch(VERSION_PATTERN, version) is None:
+        raise CommandError(
+            f"--version {_shown(value)} is not a PostgreSQL major version: e.g. --version 17.",
+            usage,
+        )
+    return version
 
 
 def _migration_id(sub: str, value: str) -> str:

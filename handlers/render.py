@@ -1,20 +1,31 @@
-"""Block Kit for every message the bot shows; pure functions of the state they describe."""
+"""Block Kit for every message the bot shows; pure functions of the state they describe.
+
+A migration's thread reads like its runbook: the first message lists every step with its
+state and is edited in place; new messages appear only where a person must act or know
+(approvals, manual steps, failures) and for the final report. Everything from outside
+(names, Heroku's texts, what a user typed) is escaped before it joins mrkdwn.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from bot.assess import Assessment
+from bot.guardrails import size, slug
 from bot.lag import LagSample, estimate, format_duration, render_progress
-from bot.runbook import CHANGEOVER, GATES, STEPS, Kind, number
+from bot.mrkdwn import cut, escape
+from bot.runbook import ABORT, CHANGEOVER, GATES, STEPS, Kind, Step, number
 from state.models import Approval, Decision, Migration, Status, StepName
 
 Block = dict[str, Any]
 
+_LAG_STEPS = (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
+
 APPROVE = "approve_step"
 REJECT = "reject_step"
+SECTION_LIMIT = 3000
 
 _STATUS_ICON = {
     Status.RUNNING: ":arrows_counterclockwise:",
@@ -22,6 +33,7 @@ _STATUS_ICON = {
     Status.FAILED: ":x:",
     Status.ABORTING: ":leftwards_arrow_with_hook:",
     Status.CANCELLED: ":no_entry_sign:",
+    Status.REJECTED: ":no_entry_sign:",
     Status.COMPLETED: ":white_check_mark:",
 }
 
@@ -40,7 +52,7 @@ _GATE_TEXT = {
     StepName.APPROVE_DESTROY: (
         "Destroy the old database",
         "{promote_app} runs on the new database and verification passed. The bot will destroy "
-        "the old database `{old}`. *Its data is gone for good.* Reject to keep it.",
+        "{doomed}. *Their data is gone for good.* Keep it to end the migration without it.",
     ),
 }
 
@@ -50,11 +62,25 @@ def _text(kind: str, text: str) -> dict[str, str]:
 
 
 def section(text: str) -> Block:
-    return {"type": "section", "text": _text("mrkdwn", text[:3000])}
+    return {"type": "section", "text": _text("mrkdwn", cut(text, SECTION_LIMIT))}
+
+
+def sections(lines: list[str]) -> list[Block]:
+    """Lines packed into as few sections as their 3,000-character limit allows."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks
 
 
 def context(*texts: str) -> Block:
-    return {"type": "context", "elements": [_text("mrkdwn", t[:3000]) for t in texts[:10]]}
+    return {"type": "context", "elements": [_text("mrkdwn", cut(t, 3000)) for t in texts[:10]]}
 
 
 def header(text: str) -> Block:
@@ -66,23 +92,33 @@ def _seconds(seconds: float) -> str:
 
 
 def _when(at: datetime | None) -> str:
-    return at.strftime("%H:%M:%S UTC") if at else "?"
+    return at.strftime("%H:%M:%S UTC") if at else "not yet"
 
 
 def title(m: Migration) -> str:
+    """Plain text (for plain_text fields and notification text): never parsed as mrkdwn."""
     return f"{m.app} {m.source} → {m.plan}" + (f" on {m.target_app}" if m.target_app else "")
 
 
+def title_md(m: Migration) -> str:
+    where = f" in *{escape(m.target_app)}*" if m.target_app else ""
+    return f"*{escape(m.app)}* `{escape(m.source)}` → `{escape(m.plan)}`{where}"
+
+
+def _runbook(m: Migration) -> tuple[tuple[Step, ...], bool]:
+    aborted = m.step in {s.name for s in ABORT}
+    return (ABORT if aborted else CHANGEOVER), aborted
+
+
 def position(m: Migration) -> str:
-    step = STEPS[m.step]
-    total = len(CHANGEOVER) if step in CHANGEOVER else len(STEPS) - len(CHANGEOVER)
-    prefix = "abort " if step not in CHANGEOVER else ""
-    return f"{prefix}step {number(m.step)}/{total} · {step.title}"
+    steps, aborted = _runbook(m)
+    prefix = "abort " if aborted else ""
+    return f"{prefix}step {number(m.step)}/{len(steps)} · {STEPS[m.step].title}"
 
 
 def status_line(m: Migration) -> str:
-    line = f"{_STATUS_ICON[m.status]} *{m.status.value.replace('_', ' ')}*"
-    if not m.status.terminal:
+    line = f"{_STATUS_ICON[m.status]} *{_status_word(m)}*"
+    if not m.ended:
         line += f" · {position(m)}"
     waiting = m.marks.get("waiting")
     if waiting and m.status is Status.RUNNING:
@@ -92,39 +128,86 @@ def status_line(m: Migration) -> str:
     return line
 
 
-def thread_parent(m: Migration) -> tuple[str, list[Block]]:
-    text = f"Migration {m.id}: {title(m)}"
-    blocks = [
-        header(f"Migration {m.id}"),
-        section(
-            f"*{m.app}* `{m.source}` → `{m.plan}`"
-            + (f" in *{m.target_app}*" if m.target_app else "")
-            + f"\nRequested by <@{m.requested_by}> · follower changeover"
-        ),
-        section(status_line(m)),
-        context("Progress, approvals and the audit trail follow in this thread."),
-    ]
-    return text, blocks
+def _status_word(m: Migration) -> str:
+    if m.status is Status.FAILED and m.ended:
+        return "failed, nothing was changed"
+    return m.status.value.replace("_", " ")
 
 
-def step_done(m: Migration, step: StepName, note: str) -> str:
-    s = STEPS[step]
-    prefix = "Abort " if s not in CHANGEOVER else ""
-    return f":white_check_mark: {prefix}{number(step)}. *{s.title}*" + (f": {note}" if note else "")
+def down_banner(m: Migration, now: datetime) -> str | None:
+    """While maintenance is on: which apps are down, since when, for how long so far."""
+    if not m.down or m.maintenance_on_at is None:
+        return None
+    apps = ", ".join(f"*{escape(a)}*" for a in m.apps_down)
+    so_far = _seconds(max(0.0, (now - m.maintenance_on_at).total_seconds()))
+    return (
+        f":red_circle: {apps} down for maintenance since {_when(m.maintenance_on_at)} "
+        f"({so_far} so far)"
+    )
 
 
-def progress_for(m: Migration, threshold: int) -> tuple[str, list[Block]]:
-    """The single, updated-in-place progress message: lag, trend and ETA."""
+def _lag_line(m: Migration, threshold: int) -> str | None:
+    if not m.lag:
+        return None
     samples = [LagSample(at=p.at, behind_by=p.behind_by) for p in m.lag]
     target = 0 if m.step is StepName.WAIT_ZERO_LAG else threshold
     est = estimate(samples, target)
-    line = render_progress(est, target) if est else "Behind By not reported yet"
-    done = m.step not in (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
-    icon = ":white_check_mark:" if done else ":hourglass_flowing_sand:"
-    return f"Follower lag: {line}", [
-        section(f"{icon} *Follower lag* ({position(m)})\n{line}"),
-        context(f"Updated {_when(datetime.fromtimestamp(m.lag[-1].at)) if m.lag else '?'}"),
-    ]
+    return render_progress(est, target) if est else None
+
+
+def _step_line(m: Migration, step: Step, index: int, threshold: int) -> str:
+    name = step.name
+    note = ""
+    if name in m.completed:
+        icon = ":white_check_mark:"
+        note = m.step_notes.get(name, "")
+    elif name is m.step and not m.ended:
+        if m.status is Status.FAILED:
+            icon, note = ":x:", m.error or ""
+        elif step.kind is Kind.GATE and m.status is Status.AWAITING_APPROVAL:
+            approval = m.approvals.get(name)
+            expires = f" (request expires {_when(approval.expires_at)})" if approval else ""
+            icon, note = ":raised_hand:", f"waiting for a second engineer{expires}"
+        else:
+            icon = ":hourglass_flowing_sand:"
+            lag = _lag_line(m, threshold) if name in _LAG_STEPS else None
+            note = lag or m.marks.get("waiting", "")
+    elif name is m.step and m.status is Status.FAILED:
+        icon, note = ":x:", m.error or ""
+    else:
+        icon = ":white_small_square:"
+    tag = " _(gate)_" if step.kind is Kind.GATE else ""
+    text = f"{icon} {index}. *{step.title}*{tag}"
+    return text + (f" — {cut(note, 300)}" if note else "")
+
+
+def thread_parent(
+    m: Migration, *, threshold: int = 200, now: datetime | None = None
+) -> tuple[str, list[Block]]:
+    """The runbook message: what is asked, the state, and every step with its own state."""
+    now = now or datetime.now(UTC)
+    summary = f"{title_md(m)}\nRequested by <@{m.requested_by}> · follower changeover · `{m.id}`"
+    blocks: list[Block] = [header(f"Migration {m.id}"), section(summary)]
+    banner = down_banner(m, now)
+    if banner is not None:
+        blocks.append(section(banner))
+    blocks.append(section(status_line(m)))
+    _, aborted = _runbook(m)
+    lines = [_step_line(m, s, i, threshold) for i, s in enumerate(CHANGEOVER, start=1)]
+    if aborted or m.status in (Status.CANCELLED, Status.REJECTED):
+        lines.append("*Putting things back:*")
+        lines += [_step_line(m, s, i, threshold) for i, s in enumerate(ABORT, start=1)]
+    blocks += sections(lines)
+    blocks.append(
+        context(
+            f"Updated {_when(now)} · `/migrate status {m.id}` · every platform call is in the "
+            "bot's audit stream"
+        )
+    )
+    text = f"Migration {m.id}: {title(m)} — {_status_word(m)}"
+    if banner is not None:
+        text = f"{m.app} is down for maintenance · " + text
+    return escape(text), blocks
 
 
 def button_value(m: Migration, approval: Approval, *, with_promote: bool = False) -> str:
@@ -144,43 +227,60 @@ def _confirm(title_: str, text: str, confirm: str, *, danger: bool) -> dict[str,
     }
 
 
+def doomed(m: Migration) -> str:
+    """Everything the destroy removes, by name (mrkdwn)."""
+    names = [f"the old database `{escape(m.source_addon_name or '?')}`"]
+    if m.followers:
+        names.append("its old followers " + ", ".join(f"`{escape(f.name)}`" for f in m.followers))
+    return " and ".join(names)
+
+
 def _gate_section(m: Migration, approval: Approval) -> Block:
     name, body = _GATE_TEXT[approval.gate]
     body = body.format(
-        apps=", ".join(m.apps_down), promote_app=m.promote_app, old=m.source_addon_name or "?"
+        apps=", ".join(escape(a) for a in m.apps_down),
+        promote_app=escape(m.promote_app),
+        doomed=doomed(m),
     )
-    return section(f":raised_hand: *Approval needed: {name}* ({m.id}, {title(m)})\n{body}")
+    manual = [mv for mv in m.moves if mv.manual is not None]
+    if approval.gate is StepName.APPROVE_DESTROY and manual:
+        listed = ", ".join(f"`{escape(mv.app)}::{escape(mv.name)}`" for mv in manual)
+        body += f"\n:warning: Do the manual steps first: {listed} still name the old database."
+    return section(f":raised_hand: *Approval needed: {name}* (`{m.id}`, {title_md(m)})\n{body}")
 
 
 def approval_request(m: Migration, approval: Approval) -> tuple[str, list[Block]]:
     name, _ = _GATE_TEXT[approval.gate]
     value = button_value(m, approval)
+    destroy = approval.gate is StepName.APPROVE_DESTROY
     approve = {
         "type": "button",
         "action_id": APPROVE,
         "text": _text("plain_text", f"Approve {name.lower()}"[:75]),
-        "style": "primary",
+        # The dangerous choice is red; at the destroy gate, keeping the database is the safe one.
+        "style": "danger" if destroy else "primary",
         "value": value,
         "confirm": _confirm(
             f"Approve: {name}"[:100],
-            f"{m.id}: {title(m)}. You are the second engineer for this step.",
+            f"{m.id}: {title(m)}. Two-person rule: only an engineer other than the one who "
+            "started this migration can approve it.",
             "Approve",
-            danger=approval.gate is StepName.APPROVE_DESTROY,
+            danger=destroy,
         ),
     }
     reject_text = (
         "Keeps the old database; the migration ends here."
-        if approval.gate is StepName.APPROVE_DESTROY
+        if destroy
         else "Aborts the migration: the app is put back as it was and the follower is removed."
     )
     reject = {
         "type": "button",
         "action_id": REJECT,
-        "text": _text("plain_text", "Reject"),
-        "style": "danger",
+        "text": _text("plain_text", "Keep the old database" if destroy else "Reject"),
         "value": value,
-        "confirm": _confirm(f"Reject: {name}"[:100], reject_text, "Reject", danger=True),
+        "confirm": _confirm(f"Reject: {name}"[:100], reject_text, "Reject", danger=not destroy),
     }
+    reject["style"] = "primary" if destroy else "danger"
     blocks: list[Block] = [
         _gate_section(m, approval),
         context(
@@ -206,7 +306,7 @@ def approval_request(m: Migration, approval: Approval) -> tuple[str, list[Block]
         blocks.append(
             {"type": "actions", "block_id": f"gate-{approval.nonce}-both", "elements": [both]}
         )
-    return f"Approval needed: {name} for {m.id}", blocks
+    return escape(f"Approval needed: {name} for {m.id}"), blocks
 
 
 def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]:
@@ -232,72 +332,77 @@ def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]
 
 
 def failed(m: Migration, error: str, hint: str) -> tuple[str, list[Block]]:
-    return f"{m.id} stopped: {error}", [
-        section(f":x: *{m.id} stopped at {STEPS[m.step].title}*\n{error}"),
-        section(f"*What to do:* {hint}" if hint else "*What to do:* see `/migrate status`."),
+    """`error` and `hint` are mrkdwn already (outside text in them was escaped)."""
+    where = STEPS[m.step].title
+    head = f":x: *{m.id} stopped at {where}*"
+    if m.ended:
+        head += f" — nothing was changed, {escape(m.app)} is free again"
+    return f"{m.id} stopped at {where}", [
+        section(f"{head}\n{error}"),
+        section(f"*What to do:* {hint}" if hint else f"*What to do:* `/migrate status {m.id}`."),
     ]
 
 
+def _gate_title(gate: StepName | None) -> str:
+    return STEPS[gate].title.lower() if gate is not None else "a gate"
+
+
 def finished(m: Migration) -> tuple[str, list[Block]]:
+    """The final report, in words that fit how it ended."""
+    new = f"`{escape(m.follower_name)}`"
     if m.status is Status.COMPLETED:
         lines = [
-            f":tada: *{m.id} completed*: {m.promote_app} runs on `{m.follower_name}` ({m.plan})."
+            f":tada: *{m.id} completed*: {escape(m.promote_app)} runs on {new} ({escape(m.plan)})."
+        ]
+    elif m.status is Status.REJECTED:
+        decided = m.approvals.get(m.rejected_gate) if m.rejected_gate else None
+        who = f" by <@{decided.decided_by}>" if decided and decided.decided_by else ""
+        lines = [
+            f":no_entry_sign: *{m.id} rejected*{who} at {_gate_title(m.rejected_gate)}: "
+            f"{escape(m.app)} is back as it was, on its old database."
+        ]
+    elif m.status is Status.CANCELLED and m.promoted_at is not None:
+        lines = [
+            f":no_entry_sign: *{m.id} abandoned after promote*: nothing was rolled back; "
+            f"{escape(m.promote_app)} runs on {new}."
+        ]
+    elif m.status is Status.CANCELLED:
+        who = f" by <@{m.cancel_requested_by}>" if m.cancel_requested_by else ""
+        lines = [
+            f":no_entry_sign: *{m.id} cancelled*{who}: {escape(m.app)} is back as it was, on "
+            "its old database."
         ]
     else:
-        lines = [f":no_entry_sign: *{m.id} cancelled*: {m.app} is back as it was."]
+        lines = [f":x: *{m.id} ended*: nothing was changed."]
     if m.downtime_seconds is not None:
         lines.append(
             f"Maintenance window: {_seconds(m.downtime_seconds)} "
             f"({_when(m.maintenance_on_at)} → {_when(m.maintenance_off_at)})."
         )
+    elif m.status is not Status.COMPLETED:
+        lines.append("The app was never taken down.")
     lines += m.notes
     return lines[0], [section("\n".join(lines))]
 
 
 def status(m: Migration) -> list[Block]:
-    done = [
-        f"{'✓' if s.name in m.completed else ('→' if s.name is m.step else '·')} {i}. {s.title}"
-        for i, s in enumerate(CHANGEOVER, start=1)
-    ]
-    blocks = [
-        section(f"*{m.id}* · {title(m)} · requested by <@{m.requested_by}>"),
-        section(status_line(m)),
-        section("```" + "\n".join(done) + "```"),
-    ]
-    if m.lag:
-        blocks.append(context(f"Last Behind By: {m.lag[-1].behind_by} commits"))
-    if m.downtime_seconds is not None:
-        blocks.append(context(f"Downtime: {_seconds(m.downtime_seconds)}"))
-    return blocks
+    """`/migrate status ID`: the runbook message, as the thread shows it."""
+    return thread_parent(m)[1]
 
 
 def listing(migrations: list[Migration]) -> list[Block]:
     if not migrations:
         return [section("No migrations yet. Start one with `/migrate start APP --to PLAN`.")]
     lines = [
-        f"`{m.id}` {_STATUS_ICON[m.status]} {m.status.value.replace('_', ' ')} · {title(m)} · "
-        f"{position(m) if not m.status.terminal else _when(m.finished_at)}"
+        f"`{m.id}` {_STATUS_ICON[m.status]} {_status_word(m)} · {title_md(m)} · "
+        f"{position(m) if not m.ended else 'ended ' + _when(m.finished_at)}"
         for m in migrations
     ]
-    return [section("*Recent migrations*\n" + "\n".join(lines))]
+    return sections(["*Recent migrations*", *lines])
 
 
-@dataclass(frozen=True)
-class PlanReport:
-    """What `/migrate plan` found on the platform."""
-
-    app: str
-    plan: str
-    source: str
-    target_app: str | None
-    source_addon: str | None = None
-    source_plan: str | None = None
-    formation: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def plan(report: PlanReport) -> list[Block]:
+def plan(a: Assessment) -> list[Block]:
+    r = a.request
     steps = []
     for i, s in enumerate(CHANGEOVER, start=1):
         tag = (
@@ -306,16 +411,27 @@ def plan(report: PlanReport) -> list[Block]:
             else (" _(disruptive)_" if s.disruptive else "")
         )
         steps.append(f"{i}. *{s.title}*: {s.ensures}{tag}")
-    formation = ", ".join(f"{t}={q}" for t, q in report.formation.items()) or "no dynos"
+    source = ""
+    if a.source is not None:
+        facts = [escape(a.source.name), escape(slug(a.source.plan.name))]
+        database = a.surroundings.database if a.surroundings else None
+        if database is not None and database.major_version:
+            facts.append(f"PostgreSQL {escape(database.major_version)}")
+        if database is not None and database.num_bytes is not None:
+            facts.append(size(database.num_bytes))
+        source = f" ({', '.join(facts)})"
+    formation = "; ".join(
+        f"{escape(app)}: " + (", ".join(f"{escape(t)}={q}" for t, q in types.items()) or "no dynos")
+        for app, types in a.formation.items()
+    )
+    target = f" in *{escape(r.target_app)}*" if r.target_app else ""
     blocks = [
         section(
-            f"*Plan: {report.app}* `{report.source}`"
-            + (f" ({report.source_addon}, {report.source_plan})" if report.source_addon else "")
-            + f" → `{report.plan}`"
-            + (f" in *{report.target_app}*" if report.target_app else "")
-            + f"\nCurrent formation: {formation}. Nothing has been changed."
+            f"*Plan: {escape(r.app)}* `{escape(r.source)}`{source} → `{escape(r.plan)}`{target}\n"
+            f"Road: follower changeover. Formation: {formation or 'unknown'}. "
+            "Nothing has been changed."
         ),
-        section("\n".join(steps)),
+        *sections(steps),
         section(
             f"*Gates:* {len(GATES)} (maintenance, promote, destroy), each approved by an engineer "
             "other than the one who starts it.\n*Expected downtime:* from maintenance on to off, "
@@ -323,10 +439,8 @@ def plan(report: PlanReport) -> list[Block]:
             "reach 0 commits behind, unfollow and promote."
         ),
     ]
-    if report.problems:
-        blocks.append(section(":x: *Blockers*\n" + "\n".join(f"• {p}" for p in report.problems)))
-    if report.warnings:
-        blocks.append(
-            section(":warning: *Warnings*\n" + "\n".join(f"• {w}" for w in report.warnings))
-        )
+    if a.blockers:
+        blocks += sections([":x: *Blockers*", *(f"• {p}" for p in a.blockers)])
+    if a.warnings:
+        blocks += sections([":warning: *Warnings*", *(f"• {w}" for w in a.warnings)])
     return blocks

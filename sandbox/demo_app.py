@@ -196,26 +196,32 @@ class LossReport:
     committed_after: int
     writes_stopped_seconds: float | None
     maintenance_seconds: float | None
+    committed_during: int = 0
+    # False when the app was never moved (cancelled, rejected, failed before promote).
+    moved: bool = True
 
     @property
     def lines(self) -> list[str]:
-        stopped = (
-            f"{self.writes_stopped_seconds:.2f} s"
-            if self.writes_stopped_seconds is not None
-            else "?"
-        )
-        window = (
-            f"{self.maintenance_seconds:.2f} s" if self.maintenance_seconds is not None else "?"
-        )
+        lines: list[str] = []
+        if self.maintenance_seconds is not None:
+            lines.append(f"Maintenance window: {self.maintenance_seconds:.2f} s")
+            if self.writes_stopped_seconds is not None:
+                lines.append(f"Writes stopped for: {self.writes_stopped_seconds:.2f} s")
+            lines.append(
+                f"Rows committed: {self.committed:,} ({self.committed_before:,} before the "
+                f"window, {self.committed_during:,} during it, {self.committed_after:,} after it)"
+            )
+        else:
+            lines.append("The app was never taken down.")
+            lines.append(f"Rows committed: {self.committed:,}")
+        where = "the new database" if self.moved else "the app's database (it was never moved)"
         sample = ", ".join(str(i) for i in self.missing[:10])
-        return [
-            f"Maintenance window: {window}",
-            f"Writes stopped for: {stopped}",
-            f"Rows committed: {self.committed} ({self.committed_before} before the window, "
-            f"{self.committed_after} after it)",
-            f"Rows missing on the new database: {len(self.missing)}"
-            + (f" (ids {sample}{'…' if len(self.missing) > 10 else ''})" if self.missing else ""),
-        ]
+        more = "…" if len(self.missing) > 10 else ""
+        lines.append(
+            f"Rows missing on {where}: {len(self.missing)}"
+            + (f" (ids {sample}{more})" if self.missing else "")
+        )
+        return lines
 
 
 def check_loss(
@@ -223,6 +229,7 @@ def check_loss(
     database_url: Callable[[], str],
     *,
     window: tuple[float, float] | None = None,
+    moved: bool = True,
 ) -> LossReport:
     """Compare the ledger with the rows on the app's DATABASE (as `database_url()` says now).
 
@@ -233,12 +240,13 @@ def check_loss(
     with psycopg.connect(database_url(), connect_timeout=5) as conn:
         present = {row[0] for row in conn.execute(f"SELECT id FROM {TABLE}")}  # noqa: S608
     missing = sorted(c.id for c in commits if c.id not in present)
-    before = after = 0
+    before = during = after = 0
     stopped = None
     if window is not None:
         start, end = window
         before = sum(1 for c in commits if c.at < start)
         after = sum(1 for c in commits if c.at > end)
+        during = len(commits) - before - after
         # The longest silence around the window: from the last write on the old database to
         # the first on the new one.
         times = sorted(c.at for c in commits if start - 5 <= c.at <= end + 5)
@@ -252,4 +260,6 @@ def check_loss(
         committed_after=after,
         writes_stopped_seconds=stopped,
         maintenance_seconds=(window[1] - window[0]) if window else None,
+        committed_during=during,
+        moved=moved,
     )

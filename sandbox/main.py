@@ -38,9 +38,11 @@ REPORTER = User("U0SANDBOX", "sandbox", "Sandbox", is_bot=True)
 class Reporter:
     """Posts the loss report of every migration that finishes, once."""
 
-    def __init__(self, stack: Stack, demo: DemoApp) -> None:
+    def __init__(self, stack: Stack, demo: DemoApp, *, echo: bool = True) -> None:
         self.stack = stack
         self.demo = demo
+        # Printed on stdout as well as posted; a benchmark printing its own table says no.
+        self.echo = echo
         self.reports: dict[str, LossReport] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandbox-reporter", daemon=True)
@@ -63,7 +65,7 @@ class Reporter:
                     if raw is None:
                         continue
                     m = Migration.model_validate_json(raw)
-                    if m.status.terminal:
+                    if m.ended:
                         self.report(m)
 
     def report(self, m: Migration) -> LossReport:
@@ -78,12 +80,16 @@ class Reporter:
         # Give writers that resumed after the window a moment, so "after" is not empty.
         time.sleep(1.0)
         report = check_loss(
-            self.demo.ledger, lambda: self.stack.heroku.call(database_url), window=window
+            self.demo.ledger,
+            lambda: self.stack.heroku.call(database_url),
+            window=window,
+            moved=m.promoted_at is not None,
         )
         self.reports[m.id] = report
         verdict = "no row lost" if not report.missing else f"{len(report.missing)} ROWS LOST"
         lines = [f"*Sandbox report for {m.id}* ({m.status.value}): {verdict}", *report.lines]
-        print("\n".join(["", *lines]).replace("*", ""), flush=True)
+        if self.echo:
+            print("\n".join(["", *lines]).replace("*", ""), flush=True)
         self.stack.workspace.post_message(
             CHANNEL, text="\n".join(lines), user=REPORTER.id, thread_ts=m.thread_ts
         )
@@ -127,6 +133,7 @@ def sandbox(
     web_rate: float = 20.0,
     worker_rate: float = 10.0,
     port: int = 0,
+    echo_reports: bool = True,
 ) -> Iterator[tuple[Stack, DemoApp, Reporter]]:
     """Everything up, on loopback; everything down and deleted on the way out."""
     with (
@@ -144,7 +151,7 @@ def sandbox(
             MIGRATE_POLL_SECONDS=str(poll),
         )
         demo = DemoApp(APP, web_rate=web_rate, worker_rate=worker_rate)
-        reporter = Reporter(stack, demo)
+        reporter = Reporter(stack, demo, echo=echo_reports)
         try:
             stack.workspace.add_user(REPORTER)
             stack.heroku.call(lambda: seed(stack, demo))
@@ -195,12 +202,20 @@ def main(argv: list[str] | None = None) -> None:
             worker_rate=args.worker_rate,
             port=args.port,
         ) as (stack, _demo, reporter):
-            print(
-                f"\n  Open {stack.slack.url}/  (the #ops channel; switch between alice and bob)\n"
-                f"  Type: /migrate start {APP} --to {args.to}\n"
-                f"  Bot log: {stack.bot.log_path}   Ctrl-C stops and cleans up.\n",
-                flush=True,
-            )
+            if args.script:
+                print(
+                    f"\n  Rehearsing: alice starts `/migrate start {APP} --to {args.to}`, tries "
+                    "to approve her own migration, bob approves every gate.\n"
+                    f"  Watch it at {stack.slack.url}/ · bot log: {stack.bot.log_path}\n",
+                    flush=True,
+                )
+            else:
+                print(
+                    f"\n  Open {stack.slack.url}/  (the #ops channel; switch between alice and "
+                    f"bob)\n  Type: /migrate start {APP} --to {args.to}\n"
+                    f"  Bot log: {stack.bot.log_path}   Ctrl-C stops and cleans up.\n",
+                    flush=True,
+                )
             if args.script:
                 migration_id = rehearse(stack, args.to, args.timeout)
                 report = wait_for("the report", lambda: reporter.reports.get(migration_id), 30)

@@ -157,8 +157,32 @@ class Stack:
 
     # --- acting like people in the channel ---------------------------------------------------
 
-    def slash(self, user: str, text: str) -> Any:
-        return asyncio.run(self.driver.slash(user, text, CHANNEL))
+    def slash(
+        self, user: str, text: str, channel: str = CHANNEL, *, answer_within: float = 15.0
+    ) -> Any:
+        """`user` types `/migrate text` and, like a person, waits to see the bot's answer.
+
+        The bot acks at once and answers through response_url; this returns once a new
+        ephemeral for `user` shows (or after `answer_within` seconds with none).
+        """
+        before = len(self.ephemeral_texts(user))
+        response = asyncio.run(self.driver.slash(user, text, channel))
+        deadline = time.monotonic() + answer_within
+        while len(self.ephemeral_texts(user)) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return response
+
+    def slash_reply(self, user: str, text: str, channel: str = CHANNEL) -> str:
+        """`user` types `/migrate text`; the bot's answer as shown (its text and blocks)."""
+        before = len(self.ephemeral_texts(user))
+        self.slash(user, text, channel)
+        shown = wait_for(
+            f"the answer to {text!r}",
+            lambda: self.workspace.ephemerals(user)[before:],
+            stack=self,
+        )
+        sections = [str(b["text"]["text"]) for b in shown[-1].blocks if b.get("type") == "section"]
+        return "\n".join([shown[-1].text, *sections])
 
     def click(self, user: str, message: Message, element: dict[str, Any]) -> Any:
         return asyncio.run(
@@ -200,6 +224,12 @@ def bot_env(redis_url: str, heroku_url: str, slack_url: str, **extra: str) -> di
     return env | extra
 
 
+def share_apps_with(world: World, workspace: Workspace) -> None:
+    """Slack's people are collaborators of every app the world seeds, as a team is on Heroku
+    (what MIGRATE_HEROKU_ACCESS_CHECK asks of an approver)."""
+    world.team = [u.email for u in workspace.users.values() if u.email and not u.is_bot]
+
+
 def start_stack(
     redis_url: str,
     contracts_dir: Path | None,
@@ -215,6 +245,7 @@ def start_stack(
         heroku_app(world, api_key=API_KEY, contracts_dir=contracts_dir, check_responses=True)
     ).start()
     workspace = Workspace()
+    share_apps_with(world, workspace)
     # The page is served before the bot's URL (hence the driver) exists.
     drivers: list[SlackDriver] = []
     slack_standin = slack_app(workspace, bot_token=BOT_TOKEN, contracts_dir=contracts_dir)

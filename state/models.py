@@ -24,15 +24,17 @@ class Status(StrEnum):
     FAILED = "failed"
     ABORTING = "aborting"
     CANCELLED = "cancelled"
+    # A second engineer said no at a gate; the app was put back as it was.
+    REJECTED = "rejected"
     COMPLETED = "completed"
 
     @property
     def terminal(self) -> bool:
-        return self in (Status.CANCELLED, Status.COMPLETED)
+        return self in (Status.CANCELLED, Status.REJECTED, Status.COMPLETED)
 
 
 class StepName(StrEnum):
-    """The 16 steps of the follower changeover, then the abort path."""
+    """The steps of the follower changeover, then the abort path."""
 
     PREFLIGHT = "preflight"
     CREATE_FOLLOWER = "create_follower"
@@ -45,9 +47,11 @@ class StepName(StrEnum):
     APPROVE_PROMOTE = "approve_promote"
     UNFOLLOW = "unfollow"
     PROMOTE = "promote"
+    MOVE_ATTACHMENTS = "move_attachments"
     SCALE_UP = "scale_up"
     MAINTENANCE_OFF = "maintenance_off"
     VERIFY = "verify"
+    RECREATE_FOLLOWERS = "recreate_followers"
     APPROVE_DESTROY = "approve_destroy"
     DESTROY_OLD = "destroy_old"
     ABORT_SCALE_UP = "abort_scale_up"
@@ -89,6 +93,38 @@ class LagPoint(BaseModel):
     behind_by: int
 
 
+class FollowerMove(BaseModel):
+    """A follower of the old database, recreated on the new one before the old one goes."""
+
+    addon_id: str
+    name: str
+    app: str
+    plan: str
+    # Its plain attachments as "app::NAME"; they move to the replacement.
+    attachments: list[str] = Field(default_factory=list)
+    new_name: str
+    new_addon_id: str | None = None
+    # When the replacement was asked for (the Data API may not know it for a while).
+    requested_at: datetime | None = None
+    moved: bool = False
+
+
+class AttachmentMove(BaseModel):
+    """An attachment of the old database that must point at the new one before destroy.
+
+    `kind` is "pooler" (a named connection pooler), "credential" (a restricted credential,
+    which the API may refuse to move) or "name" (another app's name for the database).
+    `manual` says why the bot could not move it: a person must, before the destroy.
+    """
+
+    app: str
+    name: str
+    namespace: str | None = None
+    kind: Literal["pooler", "credential", "name"]
+    done: bool = False
+    manual: str | None = None
+
+
 class Migration(BaseModel):
     """A migration's whole state; every change goes through one atomic Redis transition."""
 
@@ -98,6 +134,8 @@ class Migration(BaseModel):
     plan: str
     source: str = "DATABASE"
     method: str = "changeover"
+    # `--version N`: the major version asked for (a changeover keeps the source's).
+    pg_version: str | None = None
     requested_by: str
     channel: str
     created_at: datetime = Field(default_factory=utcnow)
@@ -112,11 +150,12 @@ class Migration(BaseModel):
     cancel_requested_by: str | None = None
 
     thread_ts: str | None = None
+    # Unused since the runbook message shows lag; kept so that older records still load.
     progress_ts: str | None = None
     # Slack ts of posted messages by key ("approval:<nonce>"), written back on delivery.
     messages: dict[str, str] = Field(default_factory=dict)
-    # Live messages (the thread's first message, the lag message) are re-rendered from the
-    # state when their revision is ahead of what Slack shows.
+    # The runbook message (the thread's first) is re-rendered from the state when its revision
+    # is ahead of what Slack shows.
     parent_rev: int = 0
     parent_shown: int = 0
     progress_rev: int = 0
@@ -132,6 +171,19 @@ class Migration(BaseModel):
     follower_attachment: str | None = None
     formation: dict[str, dict[str, int]] = Field(default_factory=dict)
     maintenance_before: dict[str, bool] = Field(default_factory=dict)
+    source_version: str | None = None
+    source_bytes: int | None = None
+    # Other apps the old database is attached to: a writer there is a forgotten worker, so
+    # they join the window (locked, in maintenance and at 0 with the app).
+    shared_apps: list[str] = Field(default_factory=list)
+    followers: list[FollowerMove] = Field(default_factory=list)
+    moves: list[AttachmentMove] = Field(default_factory=list)
+    # Per app, the newest release version before promote: the releases after it are ours.
+    release_baseline: dict[str, int] = Field(default_factory=dict)
+    # Set before the first platform change; a migration that ends before it frees its apps.
+    changed_platform_at: datetime | None = None
+    # A Slack error that stops delivery to the channel (not_in_channel, ...), once told.
+    delivery_problem: str | None = None
 
     maintenance_on_at: datetime | None = None
     maintenance_off_at: datetime | None = None
@@ -142,6 +194,10 @@ class Migration(BaseModel):
     promote_approved: bool = False
     approvals: dict[StepName, Approval] = Field(default_factory=dict)
     completed: dict[StepName, datetime] = Field(default_factory=dict)
+    # What each finished step reported, as the runbook message shows it.
+    step_notes: dict[StepName, str] = Field(default_factory=dict)
+    # The gate a second engineer rejected, which ended the migration.
+    rejected_gate: StepName | None = None
     # In-step checkpoints ("the promote request was sent at ..."), so a re-run after a crash
     # knows what it may already have done.
     marks: dict[str, str] = Field(default_factory=dict)
@@ -150,7 +206,8 @@ class Migration(BaseModel):
     @property
     def apps_down(self) -> list[str]:
         """Apps whose writers are stopped for the changeover."""
-        return [self.app] + ([self.target_app] if self.target_app else [])
+        apps = [self.app] + ([self.target_app] if self.target_app else [])
+        return apps + [a for a in self.shared_apps if a not in apps]
 
     @property
     def promote_app(self) -> str:
@@ -160,7 +217,19 @@ class Migration(BaseModel):
     @property
     def apps_up(self) -> list[str]:
         """Apps started again after promote (a moved app's old home stays down)."""
-        return [self.promote_app]
+        return [self.promote_app] + [a for a in self.shared_apps if a != self.promote_app]
+
+    @property
+    def ended(self) -> bool:
+        """Over for good: finished, or failed before it changed anything on the platform."""
+        return self.status.terminal or (
+            self.status is Status.FAILED and self.changed_platform_at is None
+        )
+
+    @property
+    def down(self) -> bool:
+        """The app is in maintenance for this migration right now."""
+        return self.maintenance_on_at is not None and self.maintenance_off_at is None
 
     @property
     def downtime_seconds(self) -> float | None:

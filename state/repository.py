@@ -38,9 +38,13 @@ class MigrationNotFound(StateError):
 class AppLocked(StateError):
     def __init__(self, app: str, holder: Migration | None, holder_id: str) -> None:
         who = f", started by <@{holder.requested_by}>" if holder else ""
+        stuck = holder is not None and holder.status.value == "failed"
+        state = " It stopped on a failure and still holds the app." if stuck else ""
         super().__init__(
-            f"{app} is already being migrated by {holder_id}{who}. "
-            f"One migration per app at a time: see `/migrate status {holder_id}`."
+            f"{app} is already being migrated by {holder_id}{who}.{state} One migration per app "
+            f"at a time: `/migrate status {holder_id}` shows where it is, and "
+            f"`/migrate cancel {holder_id}` ends it and frees {app} (before promote it puts the "
+            "app back as it was)."
         )
         self.app = app
         self.holder_id = holder_id
@@ -133,10 +137,12 @@ class Repository:
             *(n.model_dump_json() for n in notices),
         )
         if holder:
+            # Name the app that was asked for when it is the one held (it comes first).
             locked_app = apps[0]
             for app in apps:
                 if await self._redis.get(keys.app_lock(app)) == holder:
                     locked_app = app
+                    break
             raise AppLocked(locked_app, await self.find(holder), holder)
         await self.record(event)
         return migration
@@ -195,7 +201,7 @@ class Repository:
                         update={"version": current.version + 1, "updated_at": datetime.now(UTC)}
                     )
                     release = []
-                    if new.status.terminal and not current.status.terminal:
+                    if new.ended and not current.ended:
                         for app in new.apps_down:
                             lock = keys.app_lock(app)
                             await pipe.watch(lock)

@@ -44,13 +44,42 @@ def test_procfile_serves_the_bot_on_the_web_dyno() -> None:
 def test_app_json_declares_the_required_environment_and_redis() -> None:
     app = json.loads((ROOT / "app.json").read_text())
     required = {k for k, v in app["env"].items() if v.get("required")}
-    assert required == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "HEROKU_API_KEY"}
+    # HEROKU_APP_NAME: a Heroku-button deploy has no dyno metadata, and without the name the
+    # bot cannot refuse to migrate its own app.
+    assert required == {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "HEROKU_API_KEY",
+        "HEROKU_APP_NAME",
+    }
     assert any(a["plan"].startswith("heroku-redis") for a in app["addons"])
+
+
+def test_app_json_offers_every_migrate_setting_of_the_bot() -> None:
+    from bot.config import Settings
+
+    app = json.loads((ROOT / "app.json").read_text())
+    settings = {name.upper() for name in Settings.model_fields if name.startswith("migrate_")}
+    assert settings - set(app["env"]) == set()
+
+
+def test_the_readme_gives_the_heroku_button_it_mentions() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "https://www.herokucdn.com/deploy/button.svg" in readme
+    assert "(https://heroku.com/deploy" in readme
+
+
+def test_the_quick_start_shows_its_progress_and_pins_no_python_newer_than_it_needs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```sh\n(python3 -m venv .*?)\n```", readme)
+    assert commands and all(" -q " not in c for c in commands)
+    pinned = ROOT / ".python-version"
+    assert not pinned.exists() or pinned.read_text().strip() == "3.11"
 
 
 def test_the_slack_manifest_declares_the_command_interactivity_and_scopes() -> None:
     manifest = (ROOT / "manifest.yml").read_text()
     assert "command: /migrate" in manifest
     assert manifest.count("/slack/events") == 2
-    for scope in ("commands", "chat:write", "usergroups:read"):
+    for scope in ("commands", "chat:write", "usergroups:read", "users:read.email", "channels:join"):
         assert f"- {scope}\n" in manifest

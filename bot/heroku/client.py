@@ -28,6 +28,7 @@ from bot.heroku.models import (
     Addon,
     App,
     Attachment,
+    Collaborator,
     Database,
     Dyno,
     Formation,
@@ -178,6 +179,10 @@ class HerokuClient:
 
         return await self._create("attachment", name or f"of {addon}", app, send, find)
 
+    async def list_addon_attachments(self, addon_id: str) -> list[Attachment]:
+        """Every attachment of one add-on, in every app it is attached to."""
+        return await self._list(Attachment, f"/addons/{_seg(addon_id)}/addon-attachments")
+
     async def list_addons(self, app: str) -> list[Addon]:
         return await self._list(Addon, f"/apps/{_seg(app)}/addons")
 
@@ -230,6 +235,10 @@ class HerokuClient:
     async def get_release(self, app: str, release: str) -> Release:
         path = f"/apps/{_seg(app)}/releases/{_seg(release)}"
         return await self._one(Release, "GET", path, retry=Retry.READ)
+
+    async def list_collaborators(self, app: str) -> list[Collaborator]:
+        """Who may operate `app` (team apps: with their permissions)."""
+        return await self._list(Collaborator, f"/apps/{_seg(app)}/collaborators")
 
     async def get_rate_limit(self) -> int:
         """Tokens left in the account's budget (this call does not spend one)."""

@@ -87,6 +87,31 @@ class Plan(_Model):
     name: str
 
 
+class Permission(_Model):
+    """A team-app permission: view, deploy, operate or manage."""
+
+    name: str
+
+
+class Collaborator(_Model):
+    """Someone with access to an app; team apps list their `permissions`."""
+
+    email: str
+    role: str | None = None
+    permissions: list[Permission] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("user"), dict):
+            return {
+                "email": data["user"].get("email"),
+                "role": data.get("role"),
+                "permissions": data.get("permissions") or [],
+            }
+        return data
+
+
 class Release(_Model):
     """A release; `status` is pending, succeeded, failed or expired."""
 
@@ -142,19 +167,54 @@ class Database(_Model):
     addon_id: str
     name: str
     is_follower: bool
+    # The add-on id of the database this one follows, when the API says (`leader`).
+    leader_id: str | None = None
+    num_bytes: int | None = None
+    postgres_version: str | None = None
+    # Where it lives, without credentials (scheme://host:port/name), as info rows show leaders.
+    location: str | None = None
     info: list[InfoRow] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _drop_credentials(cls, data: Any) -> Any:
-        # `following` is the leader's URL with its password; keep only whether it is set.
-        if not isinstance(data, dict):
+        # `following`, `resource_url` and `database_password` carry secrets: keep only what the
+        # bot decides on, and of `following` only whether it is set.
+        if not isinstance(data, dict) or "is_follower" in data:
             return data
-        is_follower = data["is_follower"] if "is_follower" in data else bool(data.get("following"))
-        kept = {"addon_id": data.get("addon_id"), "name": data.get("name")}
+        leader = data.get("leader")
+        kept: dict[str, Any] = {
+            "addon_id": data.get("addon_id"),
+            "name": data.get("name"),
+            "is_follower": bool(data.get("following")),
+            "leader_id": leader.get("addon_id") if isinstance(leader, dict) else None,
+        }
+        if isinstance(data.get("num_bytes"), int):
+            kept["num_bytes"] = data["num_bytes"]
+        if data.get("postgres_version") is not None:
+            kept["postgres_version"] = str(data["postgres_version"])
+        if isinstance(data.get("resource_url"), str):
+            kept["location"] = _without_credentials(data["resource_url"])
         if data.get("info") is not None:
             kept["info"] = data["info"]
-        return {**kept, "is_follower": is_follower}
+        return kept
+
+    @property
+    def major_version(self) -> str | None:
+        """ "16" of "16.4"; from `postgres_version`, else the "PG Version" row."""
+        version = self.postgres_version
+        if version is None:
+            row = self.info_row("PG Version")
+            version = str(row.values[0]) if row and row.values else None
+        return version.split(".", 1)[0].strip() if version else None
+
+    @property
+    def can_be_followed(self) -> bool | None:
+        """The "Fork/Follow" row: None when the API does not say."""
+        row = self.info_row("Fork/Follow")
+        if row is None or not row.values:
+            return None
+        return str(row.values[0]).strip().lower().startswith("available")
 
     def info_row(self, name: str) -> InfoRow | None:
         """The info row called `name`, or None."""

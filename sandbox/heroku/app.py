@@ -449,6 +449,18 @@ async def release_info(request: web.Request) -> web.Response:
     return _json(wire.release(world, app, world.release(app, request.match_info["release"])))
 
 
+@routes.get("/apps/{app}/collaborators")
+async def collaborator_list(request: web.Request) -> web.Response:
+    world = _world(request)
+    app = world.app(request.match_info["app"])
+    return _list(
+        request,
+        world.collaborators_of(app),
+        lambda c: wire.collaborator(world, c),
+        {"id": lambda c: c.id},
+    )
+
+
 @routes.get("/apps/{app}/config-vars")
 async def config_vars(request: web.Request) -> web.Response:
     world = _world(request)

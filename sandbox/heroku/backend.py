@@ -39,7 +39,7 @@ class DatabaseBackend(Protocol):
 
     def create(self, addon_id: str, *, leader_id: str | None, immediate: bool = False) -> None:
         """Start provisioning a database, following `leader_id` if given; `immediate` skips
-        provisioning (seeded databases)."""
+        provisioning (seeded databases, and seeded followers start caught up)."""
 
     def destroy(self, addon_id: str) -> None: ...
 
@@ -48,8 +48,9 @@ class DatabaseBackend(Protocol):
     def unfollow(self, addon_id: str) -> None:
         """Stop following; the database becomes writable (possibly after a delay)."""
 
-    def url(self, addon_id: str, *, pooled: bool = False) -> str:
-        """The connection URL (with password) the platform puts in `<ATTACHMENT>_URL`."""
+    def url(self, addon_id: str, *, pooled: bool = False, credential: str = "default") -> str:
+        """The connection URL (with password) the platform puts in `<ATTACHMENT>_URL`;
+        `credential` names the role it logs in as."""
 
     def set_writers(self, writers: Mapping[str, Writers]) -> None:
         """Replace the set of writing processes, keyed by the add-on id they write to."""
@@ -78,6 +79,7 @@ class _Database:
     leader_id: str | None
     ready_at: float
     password: str = field(repr=False)
+    credential_passwords: dict[str, str] = field(default_factory=dict, repr=False)
     commits: float = 0.0  # a follower's count is what it has replayed
     unfollow_at: float | None = None
     started: bool = False  # a follower has taken its starting point from its leader
@@ -105,7 +107,11 @@ class SimulatedBackend:
             raise KeyError(leader_id)
         now = self._clock()
         ready_at = now if immediate else now + self.params.provision_seconds
-        self._dbs[addon_id] = _Database(leader_id, ready_at, password=secrets.token_hex(16))
+        db = _Database(leader_id, ready_at, password=secrets.token_hex(16))
+        if immediate and leader_id is not None:
+            # A seeded follower has been following for a while: no initial lag to replay.
+            db.commits, db.started = self._dbs[leader_id].commits, True
+        self._dbs[addon_id] = db
 
     def destroy(self, addon_id: str) -> None:
         self._settle()
@@ -133,12 +139,16 @@ class SimulatedBackend:
             db.unfollow_at = self._clock() + self.params.unfollow_seconds
         self._settle()
 
-    def url(self, addon_id: str, *, pooled: bool = False) -> str:
+    def url(self, addon_id: str, *, pooled: bool = False, credential: str = "default") -> str:
         db = self._dbs[addon_id]
         tag = addon_id.replace("-", "")[:12]
         host = f"ec2-10-0-{int(tag[:2], 16)}-{int(tag[2:4], 16)}.compute-1.amazonaws.com"
         if pooled:
             return f"postgres://pool_u{tag}:{db.password}@{host}:5433/d{tag}"
+        if credential != "default":
+            # A credential is a role of its own: its name is the user, with its own password.
+            password = db.credential_passwords.setdefault(credential, secrets.token_hex(16))
+            return f"postgres://{credential}:{password}@{host}:5432/d{tag}"
         return f"postgres://u{tag}:{db.password}@{host}:5432/d{tag}"
 
     def set_writers(self, writers: Mapping[str, Writers]) -> None:

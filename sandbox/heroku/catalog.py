@@ -40,15 +40,14 @@ DYNO_SIZES = ("Basic", "Standard-1X", "Standard-2X", "Performance-M", "Performan
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """One Heroku Postgres plan, e.g. `heroku-postgresql:standard-2`."""
+    """One Heroku Postgres plan, e.g. `heroku-postgresql:standard-2` or `...:advanced`."""
 
-    tier: str
-    level: int
+    slug: str
     cents: int
 
     @property
-    def slug(self) -> str:
-        return f"{self.tier}-{self.level}"
+    def tier(self) -> str:
+        return self.slug.split("-", 1)[0]
 
     @property
     def name(self) -> str:
@@ -60,21 +59,34 @@ class Plan:
 
     @property
     def human_name(self) -> str:
-        return f"{self.tier.capitalize()} {self.level}"
+        return " ".join(part.capitalize() for part in self.slug.split("-"))
 
     @property
     def in_private_space(self) -> bool:
-        return self.tier in ("private", "shield")
+        return bool({"private", "shield"} & set(self.slug.split("-")))
+
+    @property
+    def shield(self) -> bool:
+        return "shield" in self.slug.split("-")
 
     @property
     def can_follow(self) -> bool:
-        return self.tier != "essential"
+        # Advanced databases scale with read replicas of their own, not classic followers.
+        return self.tier not in ("essential", "advanced")
 
+
+_ADVANCED = (("advanced", 30000), ("advanced-private", 40000), ("advanced-shield", 50000))
 
 PLANS: dict[str, Plan] = {
     plan.slug: plan
-    for tier, (levels, base_cents) in _TIERS.items()
-    for plan in (Plan(tier, level, base_cents * (level + 1)) for level in levels)
+    for plan in [
+        *(
+            Plan(f"{tier}-{level}", base_cents * (level + 1))
+            for tier, (levels, base_cents) in _TIERS.items()
+            for level in levels
+        ),
+        *(Plan(slug, cents) for slug, cents in _ADVANCED),
+    ]
 }
 
 

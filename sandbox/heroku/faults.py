@@ -33,6 +33,8 @@ class Fault:
     times: int | None = 1
     delay_seconds: float = 0.0
     body_id: str | None = None
+    # Heroku's error text, e.g. one that carries `<!channel>` (default: a neutral one).
+    body_message: str | None = None
     retry_after: int | None = None
     drop_connection: bool = False
     after: bool = False
@@ -47,7 +49,7 @@ class Fault:
     def from_json(cls, raw: dict[str, Any]) -> Fault:
         allowed = {
             "path_regex", "method", "status", "times", "delay_seconds", "body_id",
-            "retry_after", "drop_connection", "after",
+            "body_message", "retry_after", "drop_connection", "after",
         }  # fmt: skip
         unknown = sorted(set(raw) - allowed)
         if unknown:
@@ -68,7 +70,7 @@ class Fault:
     def error_body(self) -> dict[str, str]:
         status = self.status or 500
         ident = self.body_id or _DEFAULT_IDS.get(status, "service_unavailable")
-        return {"id": ident, "message": f"Injected fault: {status} {ident}."}
+        return {"id": ident, "message": self.body_message or f"Injected fault: {status} {ident}."}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class Fault:
             "times": self.times,
             "delay_seconds": self.delay_seconds,
             "body_id": self.body_id,
+            "body_message": self.body_message,
             "retry_after": self.retry_after,
             "drop_connection": self.drop_connection,
             "after": self.after,

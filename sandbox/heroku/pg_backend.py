@@ -102,8 +102,9 @@ class PostgresBackend:
             db.unfollowing = True
         self._jobs.submit(self._promote, addon_id, db)
 
-    def url(self, addon_id: str, *, pooled: bool = False) -> str:
-        """The app role's URL; `pooled` gets the same one (there is no PgBouncer here)."""
+    def url(self, addon_id: str, *, pooled: bool = False, credential: str = "default") -> str:
+        """The app role's URL, whatever `pooled` and `credential` say: these clusters have no
+        PgBouncer and no role per credential."""
         with self._lock:
             return self._dbs[addon_id].cluster.url()
 

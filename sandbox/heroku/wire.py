@@ -6,12 +6,14 @@ import hashlib
 from typing import Any
 
 from sandbox.heroku import catalog
+from sandbox.heroku.collaborators import PERMISSIONS, Collaborator
 from sandbox.heroku.world import Addon, App, Attachment, Dyno, Formation, Release, World
 
 _STACK_IDS = {"heroku-24": "ee582d3c-717d-4a57-ba5f-8b3a39f3a817"}
 _REGION_IDS = {"us": "59accabd-516d-4f0e-83e6-6e3757701145"}
 _CEDAR_ID = "6d8f5d6e-0bf5-4f2e-8f8a-9a7f33d4f4a1"
 _BUILD_DATE = "2024-01-01T00:00:00Z"
+_MEGABYTE = 1024 * 1024
 
 
 def app_ref(app: App) -> dict[str, str]:
@@ -79,6 +81,8 @@ def dyno(app: App, dyno: Dyno) -> dict[str, Any]:
 
 
 def release(world: World, app: App, release: Release) -> dict[str, Any]:
+    current = world.releases.current(app)
+    status = world.release_status(release)
     return {
         "addon_plan_names": list(release.addon_plan_names),
         "artifacts": [],
@@ -88,12 +92,27 @@ def release(world: World, app: App, release: Release) -> dict[str, Any]:
         "id": release.id,
         "updated_at": release.created_at,
         "slug": None,
-        "status": world.release_status(release),
+        "status": status,
         "user": {"id": world.owner_id, "email": world.owner_email},
         "version": release.version,
-        "current": release is app.releases[-1],
+        # The app runs its newest succeeded release; a pending or failed one is not current.
+        "current": release is current,
         "output_stream_url": None,
-        "eligible_for_rollback": release is not app.releases[-1],
+        "eligible_for_rollback": status == "succeeded" and release is not current,
+    }
+
+
+def collaborator(world: World, found: Collaborator) -> dict[str, Any]:
+    return {
+        "app": app_ref(world.apps[found.app_id]),
+        "created_at": found.created_at,
+        "id": found.id,
+        "permissions": [
+            {"name": name, "description": PERMISSIONS[name]} for name in found.permissions
+        ],
+        "role": found.role,
+        "updated_at": found.updated_at,
+        "user": {"email": found.email, "federated": found.federated, "id": found.user_id},
     }
 
 
@@ -101,7 +120,7 @@ def plan(plan: catalog.Plan) -> dict[str, Any]:
     return {
         "addon_service": {"id": catalog.SERVICE_ID, "name": catalog.SERVICE},
         "created_at": _BUILD_DATE,
-        "compliance": ["HIPAA", "PCI"] if plan.tier == "shield" else None,
+        "compliance": ["HIPAA", "PCI"] if plan.shield else None,
         "default": plan.slug == "essential-0",
         "description": f"Heroku Postgres {plan.human_name}",
         "human_name": plan.human_name,
@@ -172,19 +191,18 @@ def database(world: World, addon: Addon) -> dict[str, Any]:
     user, _, rest = url.removeprefix("postgres://").partition(":")
     password, _, location = rest.partition("@")
     host, _, db_name = location.partition("/")
+    # Simulated writes grow the database by a megabyte per thousand commits.
+    num_bytes = addon.data_bytes + (status.commits // 1000) * _MEGABYTE
     info: list[dict[str, Any]] = [
         {"name": "Plan", "values": [addon.plan.human_name]},
         {"name": "Status", "values": ["available" if status.available else "preparing"]},
-        {"name": "Data Size", "values": [f"{8 + status.commits // 1000} MB"]},
+        {"name": "Data Size", "values": [_size(num_bytes)]},
         {"name": "Tables", "values": [3]},
-        {"name": "PG Version", "values": ["16.4"]},
+        {"name": "PG Version", "values": [addon.version]},
         {"name": "Connections", "values": ["3/500"]},
         {"name": "Connection Pooling", "values": ["Available"]},
-        {"name": "Credentials", "values": [1]},
-        {
-            "name": "Fork/Follow",
-            "values": ["Available" if addon.plan.can_follow else "Unsupported"],
-        },
+        {"name": "Credentials", "values": [len(addon.credentials)]},
+        {"name": "Fork/Follow", "values": [_fork_follow(world, addon)]},
         {"name": "Created", "values": [addon.created_at.replace("T", " ").replace("Z", " UTC")]},
     ]
     if following is not None:
@@ -210,15 +228,15 @@ def database(world: World, addon: Addon) -> dict[str, Any]:
         "database_password": password,
         "resource_url": url,
         "waiting?": not status.available,
-        "credentials": 1,
+        "credentials": len(addon.credentials),
         "leader": {"addon_id": leader.id, "name": leader.name} if leader else None,
         "following": following,
         "info": info,
-        "num_bytes": (8 + status.commits // 1000) * 1_048_576,
+        "num_bytes": num_bytes,
         "num_connections": 3,
         "num_connections_waiting": 0,
         "num_tables": 3,
-        "postgres_version": "16.4",
+        "postgres_version": addon.version,
         "available_for_ingress": status.available,
         "hot_standby?": leader is not None,
         "is_in_recovery": leader is not None,
@@ -228,6 +246,21 @@ def database(world: World, addon: Addon) -> dict[str, Any]:
         "status_updated_at": addon.updated_at,
         "valid": "valid",
     }
+
+
+def _fork_follow(world: World, addon: Addon) -> str:
+    if not addon.plan.can_follow:
+        return "Unsupported"
+    return "Temporarily Unavailable" if world.follow_blocked(addon) else "Available"
+
+
+def _size(num_bytes: int) -> str:
+    """Bytes as pg:info shows them, e.g. "8.0 MB" or "80.0 GB"."""
+    value, units = num_bytes / 1024, ["kB", "MB", "GB", "TB"]
+    unit = units.pop(0)
+    while value >= 1024 and units:
+        value, unit = value / 1024, units.pop(0)
+    return f"{value:.1f} {unit}"
 
 
 def wait_status(world: World, addon: Addon) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 No HTTP here: routes call these methods and render what they return. The rules a follower
 changeover depends on live here: promote replaces the DATABASE attachment and refuses to
 orphan the last billing attachment, maintenance does not stop dynos, formation changes do,
-and the app's DATABASE add-on is written to by its running dynos.
+the app's DATABASE add-on is written to by its running dynos, and a new add-on is unknown
+to the Data API for a while.
 """
 
 from __future__ import annotations
@@ -11,163 +12,57 @@ from __future__ import annotations
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.heroku import catalog
+from sandbox.heroku import catalog, summary
 from sandbox.heroku.backend import DatabaseBackend, DatabaseStatus, SimulatedBackend, Writers
 from sandbox.heroku.bucket import TokenBucket
+from sandbox.heroku.collaborators import Collaborator, Collaborators
+from sandbox.heroku.credentials import (
+    POOLER_NAMESPACE,
+    check_credential,
+    check_namespace,
+    create_credential,
+    credential_of,
+)
 from sandbox.heroku.faults import Fault
+from sandbox.heroku.records import (
+    DEFAULT_CREDENTIAL,
+    Addon,
+    ApiError,
+    App,
+    Attachment,
+    Call,
+    Dyno,
+    Formation,
+    Release,
+    Violation,
+    invalid,
+    new_id,
+    not_found,
+    timestamp,
+)
+from sandbox.heroku.releases import ReleasePhase
 
-POOLER_NAMESPACE = "connection-pooling:default"
+__all__ = [
+    "POOLER_NAMESPACE",
+    "Addon",
+    "ApiError",
+    "App",
+    "Attachment",
+    "Call",
+    "Dyno",
+    "Formation",
+    "Release",
+    "Violation",
+    "World",
+]
+
 _ATTACHMENT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
 _SUPPORTED_CONFIG = frozenset({"follow"})
-
-
-class ApiError(Exception):
-    """A Heroku error answer: HTTP status plus the `{id, message}` body."""
-
-    def __init__(self, status: int, id: str, message: str, *, resource: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.id = id
-        self.message = message
-        self.resource = resource
-
-    def body(self) -> dict[str, str]:
-        body = {"id": self.id, "message": self.message}
-        if self.resource is not None:
-            body["resource"] = self.resource
-        return body
-
-
-def not_found(resource: str, what: str) -> ApiError:
-    return ApiError(404, "not_found", f"Couldn't find that {what}.", resource=resource)
-
-
-def invalid(message: str) -> ApiError:
-    return ApiError(422, "invalid_params", message)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(slots=True)
-class Formation:
-    id: str
-    type: str
-    quantity: int
-    size: str
-    command: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass(slots=True)
-class Dyno:
-    id: str
-    name: str
-    type: str
-    command: str
-    size: str
-    release_id: str
-    release_version: int
-    created_at: str
-    one_off: bool = False
-    state: str = "up"
-
-
-@dataclass(slots=True)
-class Release:
-    id: str
-    version: int
-    description: str
-    created_at: str
-    done_at: float  # monotonic; the release phase is "pending" until then
-    addon_plan_names: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class App:
-    id: str
-    name: str
-    created_at: str
-    updated_at: str
-    maintenance: bool = False
-    region: str = "us"
-    stack: str = "heroku-24"
-    formation: dict[str, Formation] = field(default_factory=dict)
-    dynos: list[Dyno] = field(default_factory=list)
-    releases: list[Release] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Addon:
-    id: str
-    name: str
-    app_id: str  # billing app
-    plan: catalog.Plan
-    created_at: str
-    updated_at: str
-    provider_id: str
-    provision_message: str
-
-
-@dataclass(slots=True)
-class Attachment:
-    id: str
-    name: str
-    addon_id: str
-    app_id: str
-    namespace: str | None
-    created_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One API request as the stand-in saw it; `status` None means the connection was dropped."""
-
-    method: str
-    path: str
-    body: Any
-    status: int | None
-    api: str  # "platform" | "data"
-    started: float = 0.0  # epoch seconds when the request arrived
-    duration: float = 0.0  # seconds the stand-in spent on it (what "inside Heroku" costs)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "body": self.body,
-            "status": self.status,
-            "api": self.api,
-            "started": self.started,
-            "duration": self.duration,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A request (or, when checked, a response) that broke the published contract."""
-
-    kind: str
-    method: str
-    path: str
-    detail: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "method": self.method, "path": self.path, "detail": self.detail}
+_WORLD_SETTINGS = frozenset({"data_api_unknown_seconds", "follow_after_unfollow_seconds"})
 
 
 class World:
@@ -180,15 +75,24 @@ class World:
         page_size: int = 200,
         bucket: TokenBucket | None = None,
         release_seconds: float = 0.0,
+        data_api_unknown_seconds: float = 0.5,
+        follow_after_unfollow_seconds: float = 0.0,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend: DatabaseBackend = backend or SimulatedBackend(clock=clock)
         self.bucket = bucket or TokenBucket(clock=clock)
         self.page_size = page_size
-        self.release_seconds = release_seconds
+        self.releases = ReleasePhase(clock, release_seconds)
+        # How long the Data API answers 404 for a just-created add-on (the platform knows it).
+        self.data_api_unknown_seconds = data_api_unknown_seconds
+        # How long a just-unfollowed database refuses new followers; 0 is off.
+        self.follow_after_unfollow_seconds = follow_after_unfollow_seconds
+        self.collaborators = Collaborators()
         self.owner_id = new_id()
         self.owner_email = "ops@example.com"
+        # The account's team: every seeded app is shared with them, as a team's apps are.
+        self.team: list[str] = []
         self.apps: dict[str, App] = {}
         self.addons: dict[str, Addon] = {}
         self.attachments: dict[str, Attachment] = {}
@@ -200,6 +104,10 @@ class World:
         self.observers: list[Callable[[World], None]] = []
         self._rng = random.Random(seed)  # noqa: S311  (names and colours, not secrets)
         self._clock = clock
+
+    @property
+    def release_seconds(self) -> float:
+        return self.releases.release_seconds
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -265,11 +173,15 @@ class World:
 
     def config_vars(self, app: App) -> dict[str, str]:
         return {
-            f"{att.name}_URL": self.backend.url(
-                att.addon_id, pooled=att.namespace == POOLER_NAMESPACE
-            )
-            for att in self.attachments_for_app(app)
+            f"{att.name}_URL": self.attachment_url(att) for att in self.attachments_for_app(app)
         }
+
+    def attachment_url(self, att: Attachment) -> str:
+        return self.backend.url(
+            att.addon_id,
+            pooled=att.namespace == POOLER_NAMESPACE,
+            credential=credential_of(att.namespace),
+        )
 
     def addon_config_var_names(self, addon: Addon) -> list[str]:
         return [
@@ -277,7 +189,8 @@ class World:
         ]
 
     def addon_state(self, addon: Addon) -> str:
-        return "provisioned" if self.backend.status(addon.id).available else "provisioning"
+        ready = self.data_api_knows(addon) and self.backend.status(addon.id).available
+        return "provisioned" if ready else "provisioning"
 
     def release(self, app: App, ident: str) -> Release:
         for release in app.releases:
@@ -286,7 +199,10 @@ class World:
         raise not_found("release", "release")
 
     def release_status(self, release: Release) -> str:
-        return "succeeded" if self._clock() >= release.done_at else "pending"
+        return self.releases.status(release)
+
+    def collaborators_of(self, app: App) -> list[Collaborator]:
+        return self.collaborators.of(app)
 
     # -- app, formation, dynos -------------------------------------------------------------
 
@@ -382,7 +298,8 @@ class World:
             raise invalid(f"Unsupported option(s) for {catalog.SERVICE}: {', '.join(unsupported)}.")
         leader = self._database_ref(app, config["follow"]) if "follow" in config else None
         if leader is not None:
-            self._check_can_follow(found, leader)
+            self._check_plans_follow(found, leader)
+            self._check_followable(leader)
         if name is not None and any(a.name == name for a in self.addons.values()):
             raise invalid(f"Name {name} is already taken by another add-on.")
         att_name = (
@@ -430,6 +347,7 @@ class World:
         """Attach an add-on to an app; naming an attachment in use replaces it (promote)."""
         target = self.addon(addon)
         into = self.app(app)
+        check_namespace(namespace, target.credentials, target.name)
         att_name = (
             _checked_attachment_name(name)
             if name is not None
@@ -451,9 +369,21 @@ class World:
 
     # -- Data API --------------------------------------------------------------------------
 
+    def data_api_knows(self, addon: Addon) -> bool:
+        """False for a while after the add-on was created: the Data API has not heard of it."""
+        if addon.created_clock is None:
+            return True
+        return self._clock() >= addon.created_clock + self.data_api_unknown_seconds
+
+    def follow_blocked(self, addon: Addon) -> bool:
+        """True while a just-unfollowed database cannot get followers."""
+        if addon.unfollowed_clock is None:
+            return False
+        return self._clock() < addon.unfollowed_clock + self.follow_after_unfollow_seconds
+
     def database(self, ident: str) -> Addon:
         for addon in self.addons.values():
-            if ident in (addon.id, addon.name):
+            if ident in (addon.id, addon.name) and self.data_api_knows(addon):
                 return addon
         raise ApiError(404, "not_found", "Couldn't find that database.")
 
@@ -461,7 +391,12 @@ class World:
         return self.backend.status(addon.id)
 
     def followers(self, addon: Addon) -> list[Addon]:
-        return [a for a in self.addons.values() if self.backend.status(a.id).leader_id == addon.id]
+        """Followers the Data API knows of."""
+        return [
+            a
+            for a in self.addons.values()
+            if self.backend.status(a.id).leader_id == addon.id and self.data_api_knows(a)
+        ]
 
     def unfollow(self, addon: Addon) -> str:
         status = self.backend.status(addon.id)
@@ -471,6 +406,7 @@ class World:
             raise invalid(f"{addon.name} is still provisioning; wait until it is available.")
         leader = self.addons.get(status.leader_id)
         self.backend.unfollow(addon.id)
+        addon.unfollowed_clock = self._clock()
         leader_name = leader.name if leader else "its leader"
         return f"{addon.name} will stop following {leader_name} and become writable."
 
@@ -483,14 +419,30 @@ class World:
         formation: Mapping[str, int] | None = None,
         database_plan: str | None = "standard-0",
         pooler: bool = False,
-        extra_attachments: Iterable[str] = (),
+        extra_attachments: Iterable[str | Mapping[str, Any]] = (),
         maintenance: bool = False,
+        credentials: Iterable[str] = (),
+        database_bytes: int | None = None,
+        database_version: str | None = None,
     ) -> App:
-        """Create an app as if it had been running for a while, with its DATABASE already up."""
+        """Create an app as if it had been running for a while, with its DATABASE already up.
+
+        `extra_attachments` are names or `{"name", "namespace"}` mappings on that database.
+        """
         if not _APP_NAME.match(name):
             raise ValueError(f"invalid app name {name!r}")
         if any(app.name == name for app in self.apps.values()):
             raise ValueError(f"app {name!r} already exists")
+        extras = [_seeded_attachment(extra) for extra in extra_attachments]
+        creds = list(credentials)
+        wants_database = pooler or extras or creds
+        if database_plan is None and (wants_database or database_bytes or database_version):
+            raise ValueError("database options need a database_plan")
+        plan = catalog.find_plan(database_plan) if database_plan is not None else None
+        if database_plan is not None and plan is None:
+            raise ValueError(f"unknown plan {database_plan!r}")
+        if plan is not None:
+            _check_seeded_database(plan, creds, extras, pooler=pooler)
         now = timestamp()
         app = App(new_id(), name, now, now, maintenance=maintenance)
         for type_, quantity in (formation if formation is not None else {"web": 1}).items():
@@ -498,23 +450,85 @@ class World:
                 new_id(), type_, int(quantity), "Standard-1X", f"bin/{type_}", now, now
             )
         self.apps[app.id] = app
-        self._add_release(app, "Initial release")
-        if database_plan is not None:
-            plan = catalog.find_plan(database_plan)
-            if plan is None:
-                raise ValueError(f"unknown plan {database_plan!r}")
+        self.collaborators.add(app, self.owner_email, role="owner", user_id=self.owner_id)
+        for email in self.team:
+            if email != self.owner_email:
+                self.collaborators.add(app, email)
+        self.releases.new(app, "Initial release", (), immediate=True)
+        if plan is not None:
             addon = self._new_addon(app, plan, None, None, immediate=True)
-            self._add_attachment(addon, app, "DATABASE", None)
+            if database_bytes is not None:
+                addon.data_bytes = int(database_bytes)
+            if database_version is not None:
+                addon.version = str(database_version)
+            for credential in creds:
+                create_credential(addon, credential)
+            self._add_attachment(addon, app, "DATABASE", None, immediate=True)
             if pooler:
-                self._add_attachment(addon, app, "DATABASE_CONNECTION_POOL", POOLER_NAMESPACE)
-            for extra in extra_attachments:
-                self._add_attachment(addon, app, _checked_attachment_name(extra), None)
+                self._add_attachment(
+                    addon, app, "DATABASE_CONNECTION_POOL", POOLER_NAMESPACE, immediate=True
+                )
+            for extra_name, namespace in extras:
+                self._seed_attachment(addon, app, extra_name, namespace)
         self._rebuild_dynos(app)
         self._sync_writers()
         return app
 
+    def seed_follower(
+        self,
+        of: str,
+        app: str,
+        plan: str = "standard-0",
+        attachment_name: str | None = None,
+    ) -> Addon:
+        """A follower of `of` (add-on name or id), available at once, billed to and attached
+        on `app` as `attachment_name` or HEROKU_POSTGRESQL_<COLOUR>."""
+        leader = self.addon(of)
+        into = self.app(app)
+        found = catalog.find_plan(plan)
+        if found is None:
+            raise ValueError(f"unknown plan {plan!r}")
+        self._check_plans_follow(found, leader)
+        name = self._free_name(
+            into, attachment_name or self._default_attachment_name(into, first_gets_database=False)
+        )
+        addon = self._new_addon(into, found, None, leader, immediate=True)
+        self._add_attachment(addon, into, name, None, immediate=True)
+        self._sync_writers()
+        return addon
+
+    def attach_to(
+        self, addon: str, app: str, name: str = "DATABASE", namespace: str | None = None
+    ) -> Attachment:
+        """Attach an existing add-on to (another) app, e.g. one database shared by two apps."""
+        att = self._seed_attachment(self.addon(addon), self.app(app), name, namespace)
+        self._sync_writers()
+        return att
+
+    def add_credential(self, addon: str, name: str) -> Addon:
+        """Create credential `name` on a database, so `credential:NAME` attachments may use it."""
+        found = self.addon(addon)
+        create_credential(found, name)
+        return found
+
+    def add_collaborator(
+        self,
+        app: str,
+        email: str,
+        role: str = "collaborator",
+        permissions: Iterable[str] = (),
+    ) -> Collaborator:
+        return self.collaborators.add(self.app(app), email, role=role, permissions=permissions)
+
+    def add_release_failure(self, app: str, pattern: str) -> None:
+        """Releases of `app` (with a release phase) whose description matches `pattern` fail."""
+        self.releases.add_failure(self.app(app), pattern)
+
+    def clear_release_failures(self, app: str | None = None) -> None:
+        self.releases.clear_failures(self.app(app) if app is not None else None)
+
     def configure(self, **settings: float) -> None:
-        """Change rates, page size and the token bucket at run time."""
+        """Change rates, delays, page size and the token bucket at run time."""
         bucket_keys = {
             "bucket_capacity": "capacity",
             "bucket_refill_per_minute": "refill_per_minute",
@@ -527,7 +541,12 @@ class World:
                 raise ValueError("page_size must be at least 1")
             self.page_size = page_size
         if "release_seconds" in backend_params:
-            self.release_seconds = float(backend_params.pop("release_seconds"))
+            self.releases.release_seconds = float(backend_params.pop("release_seconds"))
+        for key in _WORLD_SETTINGS & set(backend_params):
+            seconds = float(backend_params.pop(key))
+            if seconds < 0:
+                raise ValueError(f"{key} must not be negative")
+            setattr(self, key, seconds)
         bucket = {
             bucket_keys[k]: backend_params.pop(k) for k in list(backend_params) if k in bucket_keys
         }
@@ -545,67 +564,10 @@ class World:
 
     def state(self) -> dict[str, Any]:
         """A secret-free summary for tests and the sandbox: names, never config var values."""
-        databases = []
-        for addon in self.addons.values():
-            status = self.backend.status(addon.id)
-            leader = self.addons.get(status.leader_id) if status.leader_id else None
-            databases.append(
-                {
-                    "addon_id": addon.id,
-                    "name": addon.name,
-                    "available": status.available,
-                    "following": leader.name if leader else None,
-                    "behind_by": status.behind_by,
-                    "commits": status.commits,
-                }
-            )
-        return {
-            "apps": [self.app_state(app) for app in self.apps.values()],
-            "addons": [
-                {
-                    "id": addon.id,
-                    "name": addon.name,
-                    "app": self.apps[addon.app_id].name,
-                    "plan": addon.plan.name,
-                    "state": self.addon_state(addon),
-                    "attachments": [
-                        f"{self.apps[att.app_id].name}::{att.name}"
-                        for att in self.attachments_of(addon)
-                    ],
-                }
-                for addon in self.addons.values()
-            ],
-            "databases": databases,
-            "rate_limit_remaining": self.bucket.remaining,
-            "page_size": self.page_size,
-        }
+        return summary.world_state(self)
 
     def app_state(self, app: App) -> dict[str, Any]:
-        return {
-            "id": app.id,
-            "name": app.name,
-            "maintenance": app.maintenance,
-            "formation": {f.type: f.quantity for f in app.formation.values()},
-            "dynos": [dyno.name for dyno in app.dynos],
-            "config_vars": sorted(f"{att.name}_URL" for att in self.attachments_for_app(app)),
-            "attachments": [
-                {
-                    "id": att.id,
-                    "name": att.name,
-                    "namespace": att.namespace,
-                    "addon": self.addons[att.addon_id].name,
-                }
-                for att in self.attachments_for_app(app)
-            ],
-            "releases": [
-                {
-                    "version": r.version,
-                    "description": r.description,
-                    "status": self.release_status(r),
-                }
-                for r in app.releases
-            ],
-        }
+        return summary.app_state(self, app)
 
     # -- rules -----------------------------------------------------------------------------
 
@@ -730,11 +692,22 @@ class World:
             raise invalid(f"Couldn't find a database to follow named {ref}.") from None
         return self.addons[attachments[0].addon_id]
 
-    def _check_can_follow(self, plan: catalog.Plan, leader: Addon) -> None:
-        if not (plan.can_follow and leader.plan.can_follow):
-            raise invalid("Followers are not supported on Essential-tier databases.")
+    @staticmethod
+    def _check_plans_follow(plan: catalog.Plan, leader: Addon) -> None:
+        for side in (plan, leader.plan):
+            if not side.can_follow:
+                raise invalid(
+                    f"Followers are not supported on {side.tier.capitalize()}-tier databases."
+                )
+
+    def _check_followable(self, leader: Addon) -> None:
         if not self.backend.status(leader.id).available:
             raise invalid(f"{leader.name} is not available yet; it cannot be followed.")
+        if self.follow_blocked(leader):
+            raise invalid(
+                f"{leader.name} is not available for following yet: it was recently unfollowed "
+                "or forked. Please try again in a few minutes."
+            )
 
     def _new_addon(
         self,
@@ -754,7 +727,12 @@ class World:
         addon = Addon(
             new_id(), name or self._generate_addon_name(), app.id, plan, now, now,
             f"resource{self._rng.randint(10**8, 10**9 - 1)}@heroku.com", message,
+            created_clock=None if immediate else self._clock(),
         )  # fmt: skip
+        if leader is not None:
+            # A follower is a physical copy: same data and version; credentials are its own.
+            addon.version = leader.version
+            addon.data_bytes = leader.data_bytes
         self.backend.create(addon.id, leader_id=leader.id if leader else None, immediate=immediate)
         self.addons[addon.id] = addon
         return addon
@@ -768,33 +746,74 @@ class World:
                 return name
 
     def _add_attachment(
-        self, addon: Addon, app: App, name: str, namespace: str | None
+        self, addon: Addon, app: App, name: str, namespace: str | None, *, immediate: bool = False
     ) -> Attachment:
         now = timestamp()
         att = Attachment(new_id(), name, addon.id, app.id, namespace, now, now)
         self.attachments[att.id] = att
-        self._add_release(app, f"Attach {name} (@ref:{addon.name})")
+        self._add_release(app, f"Attach {name} (@ref:{addon.name})", immediate=immediate)
         return att
+
+    def _seed_attachment(
+        self, addon: Addon, app: App, name: str, namespace: str | None
+    ) -> Attachment:
+        """Seeding never replaces: the name must be free on the app."""
+        checked = self._free_name(app, name)
+        check_namespace(namespace, addon.credentials, addon.name)
+        return self._add_attachment(addon, app, checked, namespace, immediate=True)
+
+    def _free_name(self, app: App, name: str) -> str:
+        checked = _checked_attachment_name(name)
+        if any(att.name == checked for att in self.attachments_for_app(app)):
+            raise ValueError(f"{app.name} already has an attachment named {checked}")
+        return checked
 
     def _remove_attachment(self, att: Attachment) -> None:
         del self.attachments[att.id]
         addon = self.addons[att.addon_id]
         self._add_release(self.apps[att.app_id], f"Detach {att.name} (@ref:{addon.name})")
 
-    def _add_release(self, app: App, description: str) -> Release:
-        phase = self.release_seconds if "release" in app.formation else 0.0
+    def _add_release(self, app: App, description: str, *, immediate: bool = False) -> Release:
         plans = tuple(
             sorted({self.addons[att.addon_id].plan.name for att in self.attachments_for_app(app)})
         )
-        release = Release(
-            new_id(), len(app.releases) + 1, description, timestamp(), self._clock() + phase, plans
-        )
-        app.releases.append(release)
-        return release
+        return self.releases.new(app, description, plans, immediate=immediate)
 
 
 def _strip_url(name: str) -> str:
     return name.removesuffix("_URL")
+
+
+def _check_seeded_database(
+    plan: catalog.Plan,
+    creds: list[str],
+    extras: list[tuple[str, str | None]],
+    *,
+    pooler: bool,
+) -> None:
+    """Refuse a seeded database's options before anything is created, so a refusal leaves
+    nothing behind."""
+    known = [DEFAULT_CREDENTIAL]
+    for credential in creds:
+        check_credential(plan, known, credential)
+        known.append(credential)
+    names = ["DATABASE", *(["DATABASE_CONNECTION_POOL"] if pooler else [])]
+    for name, namespace in extras:
+        names.append(_checked_attachment_name(name))
+        check_namespace(namespace, known, "the seeded database")
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise ValueError(f"attachment name(s) used twice: {', '.join(duplicated)}")
+
+
+def _seeded_attachment(extra: str | Mapping[str, Any]) -> tuple[str, str | None]:
+    if isinstance(extra, str):
+        return extra, None
+    unknown = sorted(set(extra) - {"name", "namespace"})
+    if unknown or "name" not in extra:
+        raise ValueError(f"an extra attachment is a name or {{name, namespace}}, not {extra!r}")
+    namespace = extra.get("namespace")
+    return str(extra["name"]), None if namespace is None else str(namespace)
 
 
 def _checked_attachment_name(name: str) -> str:

@@ -19,6 +19,7 @@ NEWER_ARGS: dict[str, frozenset[str]] = {
     "usergroups.users.list": frozenset(),
     "users.info": frozenset(),
     "conversations.info": frozenset(),
+    "conversations.join": frozenset(),
     "chat.getPermalink": frozenset(),
     "auth.test": frozenset(),
 }

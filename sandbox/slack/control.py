@@ -57,7 +57,8 @@ def register(app: web.Application, workspace: Workspace) -> None:
         return web.json_response({"ok": True})
 
     async def users(_: web.Request) -> web.Response:
-        rows = [u.to_api(ws.team_id) for u in list(ws.users.values())]
+        # The tester's view: emails whatever the bot's scopes.
+        rows = [u.to_api(ws.team_id, email=True) for u in list(ws.users.values())]
         return web.json_response({"ok": True, "users": rows})
 
     async def channels(_: web.Request) -> web.Response:

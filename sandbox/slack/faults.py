@@ -6,9 +6,38 @@ from aiohttp import web
 
 from sandbox.slack.workspace import Fault
 
+TRANSPORT_FAULTS = frozenset({"ratelimited", "down", "5xx"})
+# Hooks answer a status and the code as text (api.slack.com/changelog/
+# 2016-05-17-changes-to-errors-for-incoming-webhooks); anything unlisted is a 400.
+HOOK_STATUS: dict[str, int] = {
+    "action_prohibited": 403,
+    "posting_to_general_channel_denied": 403,
+    "invalid_token": 403,
+    "channel_not_found": 404,
+    "no_service": 404,
+    "team_disabled": 404,
+    "expired_url": 404,
+    "used_url": 404,
+    "channel_is_archived": 410,
+}
 
-def fault_response(request: web.Request, fault: Fault) -> web.StreamResponse:
-    """The response for `fault`: 429, a 5xx, a Slack error code, or a dropped connection."""
+
+def slack_code(fault: Fault) -> str | None:
+    """The Slack error code the fault answers with; None for 429s, 5xx and dropped links."""
+    if fault.error in TRANSPORT_FAULTS or _status(fault.error) is not None:
+        return None
+    return fault.error
+
+
+def hook_status(code: str) -> int:
+    """The HTTP status a response_url answers a Slack error code with."""
+    return HOOK_STATUS.get(code, 400)
+
+
+def fault_response(request: web.Request, fault: Fault, *, hook: bool = False) -> web.StreamResponse:
+    """The response for `fault`: 429, a 5xx, a Slack error code, or a dropped connection.
+
+    `hook` answers a Slack code as a response_url does (status and text), not as JSON."""
     if fault.error == "ratelimited":
         return web.json_response(
             {"ok": False, "error": "ratelimited"},
@@ -23,6 +52,8 @@ def fault_response(request: web.Request, fault: Fault) -> web.StreamResponse:
     status = 500 if fault.error == "5xx" else _status(fault.error)
     if status is not None:
         return web.Response(status=status, text=f"{status} injected fault")
+    if hook:
+        return web.Response(status=hook_status(fault.error), text=fault.error)
     return web.json_response({"ok": False, "error": fault.error})
 
 

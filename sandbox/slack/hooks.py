@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.slack.blockkit import check_message
-from sandbox.slack.faults import fault_response
+from sandbox.slack.faults import fault_response, hook_status
 from sandbox.slack.workspace import ResponseUrl, SlackError, Workspace
 
 HOOK = "response_url"
@@ -27,23 +27,26 @@ HOOK_FIELDS = frozenset(
         "mrkdwn",
     }
 )
+# Refusals that come from the channel's state, not from what the bot sent.
+WORLD_ERRORS = frozenset({"channel_is_archived"})
 
 
 def register(app: web.Application, workspace: Workspace) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:
         fault = workspace.take_fault(HOOK)
         if fault is not None:
-            return fault_response(request, fault)
+            return fault_response(request, fault, hook=True)
         try:
             entry = workspace.use_response_url(request.match_info["token"])
         except SlackError as e:
-            return web.Response(status=404, text=e.code)
+            return web.Response(status=hook_status(e.code), text=e.code)
         try:
             body = await _payload(request)
             _deliver(workspace, entry, body)
         except SlackError as e:
-            workspace.record_violation(HOOK, f"{e.code}: {e}")
-            return web.Response(status=400, text=e.code)
+            if e.code not in WORLD_ERRORS:
+                workspace.record_violation(HOOK, f"{e.code}: {e}")
+            return web.Response(status=hook_status(e.code), text=e.code)
         return web.Response(text="ok")
 
     app.router.add_post("/_responses/{token}", handle)
@@ -63,6 +66,10 @@ async def _payload(request: web.Request) -> dict[str, Any]:
 
 
 def _deliver(ws: Workspace, entry: ResponseUrl, body: dict[str, Any]) -> None:
+    channel = ws.channels.get(entry.channel)
+    if channel is not None and channel.is_archived:
+        # A response_url needs no membership, but an archived channel takes no messages.
+        raise SlackError("channel_is_archived", entry.channel)
     for name in sorted(set(body) - HOOK_FIELDS):
         ws.record_violation(HOOK, f"unknown field '{name}'")
     response_type = body.get("response_type", "ephemeral")

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.slack import access
 from sandbox.slack.blockkit import Verdict, check_message
 from sandbox.slack.workspace import Channel, SlackError, Workspace
+
+TRUE_FLAGS = frozenset({"1", "true"})
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,11 @@ class Call:
     def arg(self, name: str) -> str | None:
         value = self.args.get(name)
         return None if value is None else str(value)
+
+    def flag(self, name: str) -> bool:
+        """A boolean argument, as the SDK sends it ("1") or as JSON does (true)."""
+        value = self.args.get(name)
+        return value is True or str(value).lower() in TRUE_FLAGS
 
     def note(self, detail: str) -> None:
         self.workspace.record_violation(self.method, detail)
@@ -46,7 +54,7 @@ def auth_test(call: Call) -> dict[str, Any]:
 
 def chat_post_message(call: Call) -> dict[str, Any]:
     ws = call.workspace
-    channel = ws.resolve_channel(call.arg("channel") or "", by_name=True)
+    channel = access.postable_channel(ws, call.arg("channel") or "", by_name=True)
     verdict = _judged(call)
     thread_ts = _thread_parent(call, channel, call.arg("thread_ts"))
     message = ws.post_message(
@@ -58,7 +66,7 @@ def chat_post_message(call: Call) -> dict[str, Any]:
 def chat_update(call: Call) -> dict[str, Any]:
     ws = call.workspace
     # chat.update takes a channel id only; names are not resolved as postMessage does.
-    channel = ws.resolve_channel(call.arg("channel") or "")
+    channel = access.postable_channel(ws, call.arg("channel") or "")
     verdict = _judged(call)
     message = ws.update_message(
         channel.id, call.arg("ts") or "", text=call.arg("text"), blocks=verdict.blocks
@@ -74,7 +82,7 @@ def chat_update(call: Call) -> dict[str, Any]:
 
 def chat_post_ephemeral(call: Call) -> dict[str, Any]:
     ws = call.workspace
-    channel = ws.resolve_channel(call.arg("channel") or "", by_name=True)
+    channel = access.postable_channel(ws, call.arg("channel") or "", by_name=True)
     user = call.arg("user") or ""
     if user not in ws.users:
         raise SlackError("user_not_in_channel", user)
@@ -92,7 +100,7 @@ def chat_post_ephemeral(call: Call) -> dict[str, Any]:
 
 def chat_get_permalink(call: Call) -> dict[str, Any]:
     ws = call.workspace
-    channel = ws.resolve_channel(call.arg("channel") or "")
+    channel = access.visible_channel(ws, call.arg("channel") or "")
     message = ws.find_message(channel.id, call.arg("message_ts") or "")
     if message is None:
         raise SlackError("message_not_found")
@@ -117,12 +125,42 @@ def users_info(call: Call) -> dict[str, Any]:
     user = ws.users.get(call.arg("user") or "")
     if user is None:
         raise SlackError("user_not_found")
-    return {"ok": True, "user": user.to_api(ws.team_id)}
+    shown = user.to_api(
+        ws.team_id, email=access.EMAIL_SCOPE in ws.scopes, locale=call.flag("include_locale")
+    )
+    return {"ok": True, "user": shown}
 
 
 def conversations_info(call: Call) -> dict[str, Any]:
-    channel = call.workspace.resolve_channel(call.arg("channel") or "")
-    return {"ok": True, "channel": channel.to_api()}
+    ws = call.workspace
+    channel = access.visible_channel(ws, call.arg("channel") or "")
+    access.require_scope(ws, "groups:read" if channel.is_private else "channels:read")
+    body = channel.to_api()
+    if call.flag("include_locale"):
+        body["locale"] = "en-US"
+    if call.flag("include_num_members"):
+        # Every person is in every channel here; the bot counts only while it is a member.
+        people = [u for u in ws.users.values() if not u.is_bot and not u.deleted]
+        body["num_members"] = len(people) + int(channel.bot_member)
+    return {"ok": True, "channel": body}
+
+
+def conversations_join(call: Call) -> dict[str, Any]:
+    ws = call.workspace
+    channel = ws.resolve_channel(call.arg("channel") or "")
+    if channel.is_private:
+        # Only a person can bring a bot into a private channel, with /invite.
+        raise SlackError("method_not_supported_for_channel_type", channel.id)
+    if channel.is_archived:
+        raise SlackError("is_archived", channel.id)
+    if channel.bot_member:
+        return {
+            "ok": True,
+            "channel": channel.to_api(),
+            "warning": "already_in_channel",
+            "response_metadata": {"warnings": ["already_in_channel"]},
+        }
+    return {"ok": True, "channel": ws.add_bot(channel.id).to_api()}
 
 
 METHODS: dict[str, Method] = {
@@ -134,6 +172,7 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
     "conversations.info": conversations_info,
+    "conversations.join": conversations_join,
 }
 
 

@@ -15,7 +15,7 @@ import httpx
 from aiohttp import web
 
 from sandbox.slack.driver import NoSuchButtonError, SlackDriver
-from sandbox.slack.workspace import Message, User, Workspace
+from sandbox.slack.workspace import Channel, Message, User, Workspace
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_CHANNEL = "C0OPS"
@@ -83,6 +83,7 @@ class Page:
             user = self._person(body.get("user"))
             channel = self._channel(body.get("channel"))
             args = _command_args(body.get("text"))
+            _open_for_typing(self.workspace.channels[channel])
             driver = self._driver()
         except PageError as e:
             return e.response()
@@ -123,32 +124,47 @@ class Page:
     # --- reading the workspace -----------------------------------------------------------
 
     def snapshot(self, user: User | None, channel: str) -> dict[str, Any]:
-        """Everything the page draws for `user` in `channel`."""
+        """Everything the page draws for `user` in `channel`; thread items sit under the parent."""
         ws = self.workspace
         # Read the revision first: a change made meanwhile only costs the page one more poll.
         revision = ws.revision
         messages = ws.messages(channel)
+        parents = [m for m in messages if not m.thread_ts or m.thread_ts == m.ts]
         replies: dict[str, list[dict[str, Any]]] = {}
         for message in messages:
             if message.thread_ts and message.thread_ts != message.ts:
                 replies.setdefault(message.thread_ts, []).append(self._row(message))
-        rows = []
-        for message in messages:
-            if not message.thread_ts or message.thread_ts == message.ts:
-                rows.append(self._row(message) | {"replies": replies.get(message.ts, [])})
-        ephemerals = [e.to_api() for e in ws.ephemerals(user.id, channel)] if user else []
+        at_root, in_thread = self._ephemerals(user, channel, {m.ts for m in parents})
+        rows = [
+            self._row(m) | {"replies": replies.get(m.ts, []), "ephemerals": in_thread.get(m.ts, [])}
+            for m in parents
+        ]
         return {
             "ok": True,
             "revision": revision,
             "team": {"id": ws.team_id, "name": ws.team_name, "domain": ws.team_domain},
             "channel": ws.channels[channel].to_api(),
-            "channels": [{"id": c.id, "name": c.name} for c in list(ws.channels.values())],
+            "channels": [_channel_row(c) for c in list(ws.channels.values())],
             "users": [_user_row(u) for u in list(ws.users.values())],
             "viewer": user.id if user else None,
             "bot_user_id": ws.bot_user_id,
             "messages": rows,
-            "ephemerals": ephemerals,
+            "ephemerals": at_root,
         }
+
+    def _ephemerals(
+        self, user: User | None, channel: str, parents: set[str]
+    ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The viewer's ephemerals at the channel root, and those in each thread by parent ts."""
+        at_root: list[dict[str, Any]] = []
+        in_thread: dict[str, list[dict[str, Any]]] = {}
+        for ephemeral in self.workspace.ephemerals(user.id, channel) if user else []:
+            if ephemeral.thread_ts in parents:
+                in_thread.setdefault(str(ephemeral.thread_ts), []).append(ephemeral.to_api())
+            else:
+                # A thread whose parent is gone cannot be opened; the root keeps it visible.
+                at_root.append(ephemeral.to_api())
+        return at_root, in_thread
 
     def _row(self, message: Message) -> dict[str, Any]:
         row = self.workspace.message_view(message)
@@ -244,6 +260,22 @@ def _number(raw: str | None, name: str, kind: type[int] | type[float]) -> float 
 
 def _failure(status: int, code: str, message: str) -> web.Response:
     return PageError(status, code, message).response()
+
+
+def _open_for_typing(channel: Channel) -> None:
+    """Slack shows an archived channel without a composer, so nothing can be typed there."""
+    if channel.is_archived:
+        raise PageError(409, "is_archived", f"#{channel.name} is archived; nobody can type in it.")
+
+
+def _channel_row(channel: Channel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "is_private": channel.is_private,
+        "is_archived": channel.is_archived,
+        "is_member": channel.bot_member,
+    }
 
 
 def _user_row(user: User) -> dict[str, Any]:

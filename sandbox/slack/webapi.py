@@ -3,6 +3,7 @@ answered like Slack (HTTP 200 `{"ok": false, "error": code}`), plus hooks and co
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from pathlib import Path
@@ -10,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.slack import control, hooks
+from sandbox.slack import access, control, directory, hooks
 from sandbox.slack.contract import MethodContract, load_contracts
-from sandbox.slack.faults import fault_response
+from sandbox.slack.faults import fault_response, slack_code
 from sandbox.slack.methods import METHODS, Call
 from sandbox.slack.workspace import SlackError, Workspace
 
@@ -52,20 +53,25 @@ class WebApi:
         ws = self.workspace
         ws.record_call(method)
         fault = ws.take_fault(method)
-        if fault is not None:
+        if fault is not None and fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        if fault is not None and fault.error == "slow":
+            fault = None
+        code = None if fault is None else slack_code(fault)
+        if fault is not None and code is None:
             return fault_response(request, fault)
-        try:
-            body = await self._answer(request, method)
-        except SlackError as e:
-            body = {"ok": False, "error": e.code}
-            if e.errors:
-                body["errors"] = e.errors
-                body["response_metadata"] = {"messages": [f"[ERROR] {m}" for m in e.errors]}
-            if e.code in CONTRACT_ERRORS:
-                ws.record_violation(method, f"{e.code}: {'; '.join(e.errors) or e}")
+        if code is not None:
+            # Injected, so never the caller's mistake: not recorded as a violation.
+            body = _error_body(_injected(ws, method, code))
+        else:
+            try:
+                body = await self._answer(request, method)
+            except SlackError as e:
+                body = _error_body(e)
+                if e.code in CONTRACT_ERRORS:
+                    ws.record_violation(method, f"{e.code}: {'; '.join(e.errors) or e}")
         if _json_without_charset(request):
-            body["warning"] = "missing_charset"
-            body.setdefault("response_metadata", {})["warnings"] = ["missing_charset"]
+            _warn(body, "missing_charset")
         return web.json_response(body)
 
     async def _answer(self, request: web.Request, method: str) -> dict[str, Any]:
@@ -98,6 +104,7 @@ class WebApi:
                     "invalid_arguments",
                     errors=[f"{name} must be a string like '1700000000.000100'"],
                 )
+        access.require_method_scope(self.workspace, method)
         base_url = f"{request.scheme}://{request.host}"
         return METHODS[method](Call(self.workspace, method, args, base_url))
 
@@ -117,6 +124,29 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any], bool]:
         form = await request.post()
         return {k: v for k, v in form.items() if isinstance(v, str)}, False
     raise SlackError("invalid_post_type", request.content_type)
+
+
+def _error_body(error: SlackError) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error": error.code} | error.fields
+    if error.errors:
+        body["errors"] = error.errors
+        body["response_metadata"] = {"messages": [f"[ERROR] {m}" for m in error.errors]}
+    return body
+
+
+def _injected(ws: Workspace, method: str, code: str) -> SlackError:
+    """An injected Slack error, with the fields Slack adds to that code."""
+    needed = access.METHOD_SCOPES.get(method)
+    if code == "missing_scope" and needed is not None:
+        return access.missing_scope(ws, needed)
+    return SlackError(code, "injected fault")
+
+
+def _warn(body: dict[str, Any], code: str) -> None:
+    """Add a warning the way Slack lists several: all in `response_metadata`, joined in one."""
+    warnings = body.setdefault("response_metadata", {}).setdefault("warnings", [])
+    warnings.append(code)
+    body["warning"] = ",".join(warnings)
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -147,6 +177,7 @@ def create_app(
     app.router.add_route("*", "/api/{method}", api.handle)
     hooks.register(app, workspace)
     control.register(app, workspace)
+    directory.register(app, workspace)
     # Only method-shaped names at the root, so a page's /favicon.ico or /app.js is not shadowed.
     app.router.add_route("*", "/{method:" + BARE_METHOD + "}", api.handle)
     return app

@@ -9,21 +9,43 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
+# The bot scopes manifest.yml asks for; a workspace grants all of them unless a test says not.
+MANIFEST_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "channels:join",
+        "channels:read",
+        "groups:read",
+        "usergroups:read",
+        "users:read",
+        "users:read.email",
+    }
+)
 
 
 class SlackError(Exception):
-    """A Slack error code, answered as `{"ok": false, "error": code}`."""
+    """A Slack error code, answered as `{"ok": false, "error": code}` plus any `fields`."""
 
-    def __init__(self, code: str, detail: str = "", *, errors: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        errors: list[str] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.errors = errors or []
+        self.fields = fields or {}
 
 
 @dataclass(frozen=True)
@@ -35,10 +57,12 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     tz: str = "Europe/London"
+    email: str | None = None
+    locale: str = "en-US"
 
-    def to_api(self, team_id: str) -> dict[str, Any]:
-        """The `user` object of users.info."""
-        return {
+    def to_api(self, team_id: str, *, email: bool = False, locale: bool = False) -> dict[str, Any]:
+        """The `user` object of users.info; Slack adds `email` and `locale` only when asked."""
+        body: dict[str, Any] = {
             "id": self.id,
             "team_id": team_id,
             "name": self.name,
@@ -60,26 +84,39 @@ class User:
                 "team": team_id,
             },
         }
+        if email and self.email is not None:
+            body["profile"]["email"] = self.email
+        if locale:
+            body["locale"] = self.locale
+        return body
 
 
 @dataclass(frozen=True)
 class Channel:
+    """A channel as the bot knows it; `bot_member` is whether the bot is in it."""
+
     id: str
     name: str
+    is_private: bool = False
+    is_archived: bool = False
+    bot_member: bool = True
 
     def to_api(self) -> dict[str, Any]:
-        """The `channel` object of conversations.info."""
+        """The `channel` object of conversations.info, seen by the bot."""
+        # Private channels made before 2021 have G ids and still answer as groups.
+        legacy_group = self.is_private and self.id.startswith("G")
         return {
             "id": self.id,
             "name": self.name,
             "name_normalized": self.name,
-            "is_channel": True,
-            "is_group": False,
+            "is_channel": not legacy_group,
+            "is_group": legacy_group,
             "is_im": False,
-            "is_private": False,
-            "is_archived": False,
+            "is_mpim": False,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
             "is_general": False,
-            "is_member": True,
+            "is_member": self.bot_member,
             "created": 1_700_000_000,
         }
 
@@ -161,12 +198,16 @@ class Violation:
 
 @dataclass
 class Fault:
-    """An injected failure: `error` is "ratelimited", "down", an HTTP status or a Slack code."""
+    """The next `times` calls of `method` ("*": any) fail: `error` is "ratelimited", "down",
+    "5xx"/"500".."599", or ANY Slack code ("not_in_channel", "missing_scope", ...), answered as
+    Slack does: HTTP 200 `{"ok": false, "error": code}`; a response_url gets status + code."""
 
     method: str
     error: str
     times: int = 1
     retry_after: int = 1
+    # Seconds the answer is held back first; with `error` "slow" the call then succeeds.
+    delay_seconds: float = 0.0
 
 
 @dataclass
@@ -185,8 +226,8 @@ class ResponseUrl:
 
 def default_users() -> list[User]:
     return [
-        User("U0ALICE", "alice", "Alice Engineer"),
-        User("U0BOB", "bob", "Bob Engineer"),
+        User("U0ALICE", "alice", "Alice Engineer", email="alice@example.com"),
+        User("U0BOB", "bob", "Bob Engineer", email="bob@example.com"),
         User("U0MIGRATEBOT", "migrate-bot", "Migrate Bot", is_bot=True),
     ]
 
@@ -217,6 +258,7 @@ class Workspace:
         self.users: dict[str, User] = {u.id: u for u in default_users()}
         self.channels: dict[str, Channel] = {"C0OPS": Channel("C0OPS", "ops")}
         self.usergroups: dict[str, list[str]] = {"S0APPROVERS": ["U0BOB"]}
+        self.scopes: set[str] = set(MANIFEST_SCOPES)
         self.violations: list[Violation] = []
         self.faults: list[Fault] = []
         self.calls: list[str] = []
@@ -237,10 +279,19 @@ class Workspace:
         with self._lock:
             self.violations.append(Violation(method, detail))
 
-    def add_fault(self, method: str, error: str, *, times: int = 1, retry_after: int = 1) -> None:
-        """Make the next `times` calls of `method` ("*" for any) fail with `error`."""
+    def add_fault(
+        self,
+        method: str,
+        error: str,
+        *,
+        times: int = 1,
+        retry_after: int = 1,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        """Make the next `times` calls of `method` ("*" for any) fail with `error` ("slow":
+        answer normally, `delay_seconds` late)."""
         with self._lock:
-            self.faults.append(Fault(method, error, times, retry_after))
+            self.faults.append(Fault(method, error, times, retry_after, delay_seconds))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -270,13 +321,56 @@ class Workspace:
     # --- directory ---------------------------------------------------------------------
 
     def add_user(self, user: User) -> None:
+        """Add `user`, or replace the user with that id."""
         with self._lock:
             self.users[user.id] = user
+            self._changed()
 
-    def add_channel(self, channel_id: str, name: str) -> Channel:
+    def set_email(self, user_id: str, email: str | None) -> User:
         with self._lock:
-            channel = self.channels[channel_id] = Channel(channel_id, name)
+            user = self.users.get(user_id)
+            if user is None:
+                raise SlackError("user_not_found", user_id)
+            self.add_user(replace(user, email=email))
+            return self.users[user_id]
+
+    def set_scopes(self, scopes: set[str] | frozenset[str]) -> None:
+        """Grant the bot exactly these scopes, as reinstalling the app with them would."""
+        with self._lock:
+            # In place, so a test holding `workspace.scopes` sees the change.
+            self.scopes.clear()
+            self.scopes.update(scopes)
+
+    def add_channel(
+        self, channel_id: str, name: str, *, private: bool = False, bot_member: bool = True
+    ) -> Channel:
+        """Add a channel, or replace the channel with that id."""
+        with self._lock:
+            channel = self.channels[channel_id] = Channel(
+                channel_id, name, is_private=private, bot_member=bot_member
+            )
+            self._changed()
             return channel
+
+    def archive_channel(self, channel_id: str) -> Channel:
+        return self._change_channel(channel_id, lambda c: replace(c, is_archived=True))
+
+    def remove_bot(self, channel_id: str) -> Channel:
+        """Someone kicked the bot out of the channel."""
+        return self._change_channel(channel_id, lambda c: replace(c, bot_member=False))
+
+    def add_bot(self, channel_id: str) -> Channel:
+        """The bot joined the channel, or someone invited it."""
+        return self._change_channel(channel_id, lambda c: replace(c, bot_member=True))
+
+    def _change_channel(self, channel_id: str, change: Callable[[Channel], Channel]) -> Channel:
+        with self._lock:
+            channel = self.channels.get(channel_id)
+            if channel is None:
+                raise SlackError("channel_not_found", channel_id)
+            changed = self.channels[channel_id] = change(channel)
+            self._changed()
+            return changed
 
     def set_usergroup(self, group_id: str, members: list[str]) -> None:
         with self._lock:
@@ -292,8 +386,14 @@ class Workspace:
                 for known in self.channels.values():
                     if known.name == name:
                         return known
+                if channel in self.users and not self.users[channel].is_bot:
+                    # A user id names the app's direct messages with that person, as on Slack.
+                    dm = f"D{channel}"
+                    return self.channels.get(dm) or self.add_channel(
+                        dm, f"dm-{channel.lower()}", private=True
+                    )
             if not self.strict_channels and CHANNEL_ID.match(channel):
-                return self.add_channel(channel, channel.lower())
+                return self.add_channel(channel, channel.lower(), private=channel[0] == "G")
             raise SlackError("channel_not_found", channel)
 
     # --- messages ----------------------------------------------------------------------

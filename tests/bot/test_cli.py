@@ -67,8 +67,7 @@ def test_sandbox_help_shows_the_sandbox_options() -> None:
 def test_sandbox_without_its_extra_says_the_command_that_installs_it() -> None:
     # As if `pip install migrate-bot` had been run without `[sandbox]`: psycopg is absent.
     script = (
-        "import sys; sys.modules['psycopg'] = None\n"
-        "from bot.cli import main; main(['sandbox'])"
+        "import sys; sys.modules['psycopg'] = None\nfrom bot.cli import main; main(['sandbox'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False

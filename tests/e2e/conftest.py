@@ -22,10 +22,10 @@ def make_stack(redis_url: str, contracts_dir: Path, tmp_path: Path) -> Iterator[
     """Start Heroku and Slack stand-ins and a bot with extra environment variables."""
     started: list[Stack] = []
 
-    def make(**env: str) -> Stack:
+    def make(seed: Callable[[Stack], None] = seed_shop, **env: str) -> Stack:
         s = start_stack(redis_url, contracts_dir, tmp_path, **env)
         started.append(s)
-        s.heroku.call(lambda: seed_shop(s))
+        s.heroku.call(lambda: seed(s))
         s.bot.start()
         return s
 

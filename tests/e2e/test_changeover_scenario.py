@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 
 import redis
 
+from bot.runbook import CHANGEOVER
 from sandbox.stack import ALICE, API_KEY, BOB, BOT_TOKEN, SIGNING_SECRET, Stack, wait_for
 from state import keys
 
@@ -21,6 +23,10 @@ def mutations(stack: Stack) -> list[str]:
         for c in stack.heroku_calls()
         if c["method"] in MUTATING and not c["path"].startswith("/actions/")
     ]
+
+
+def section_text(blocks: list[dict[str, Any]]) -> str:
+    return "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
 
 
 def approve(stack: Stack, gate: str, user: str = BOB, *, with_promote: bool = False) -> None:
@@ -37,9 +43,8 @@ def test_a_follower_changeover_runs_end_to_end_with_a_second_engineer(stack: Sta
     before = stack.heroku_state()
     old = next(a for a in before["addons"] if a["app"] == "shop")
 
-    ack = stack.slash(ALICE, "start shop --to standard-2")
-    assert ack.status == 200
-    migration_id = re.search(r"mig-[a-z0-9]{6}", stack.ephemeral_texts(ALICE)[-1]).group(0)
+    reply = stack.slash_reply(ALICE, "start shop --to standard-2")
+    migration_id = re.search(r"mig-[a-z0-9]{6}", reply).group(0)
 
     # The requester cannot approve their own migration, and the refusal changes nothing.
     message, button = wait_for(
@@ -91,23 +96,27 @@ def test_a_follower_changeover_runs_end_to_end_with_a_second_engineer(stack: Sta
     database = next(d for d in after["databases"] if d["addon_id"] == new["id"])
     assert database["following"] is None
 
-    # What people saw: one progress message updated in place, the downtime, no contract breach.
+    # What people saw: one runbook message edited in place (lag falling to 0 in it), a message
+    # only for each approval and for the final report, and no contract breach.
+    done = len(CHANGEOVER) + 1  # every step, and the status line
+    wait_for(
+        "the runbook message to show every step done",
+        lambda: section_text(stack.thread()[0].blocks).count(":white_check_mark:") == done,
+        stack=stack,
+    )
     thread = stack.thread()
-    lag_messages = [m for m in thread if m.text.startswith("Follower lag")]
-    assert len(lag_messages) == 1 and len(lag_messages[0].edits) >= 2
+    runbook = thread[0]
+    assert len(thread) == 5, [m.text for m in thread]  # runbook, 3 approvals, the report
+    versions = [section_text(e.blocks) for e in runbook.edits] + [section_text(runbook.blocks)]
     shown = [
-        int(n.replace(",", ""))
-        for n in re.findall(
-            r"Behind by ([\d,]+) commits",
-            " ".join([e.text for e in lag_messages[0].edits] + [lag_messages[0].text]),
-        )
+        int(n.replace(",", "")) for v in versions for n in re.findall(r"Behind by ([\d,]+)", v)
     ]
     assert max(shown) > 200, shown  # it started above the caught-up threshold
-    assert shown[-1] == 0, shown  # and ended at zero, with the app stopped
-    assert any("has caught up" in m.text for m in thread)
-    assert any(
-        "Maintenance window" in b.get("text", {}).get("text", "") for m in thread for b in m.blocks
-    )
+    final = versions[-1]
+    assert ":white_check_mark: 8. *Wait for lag 0* — follower is 0 commits behind" in final
+    assert ":red_circle:" not in final  # the app is no longer shown as down
+    assert any(":red_circle:" in v and "down for maintenance" in v for v in versions)
+    assert "Maintenance window" in section_text(thread[-1].blocks)
     closed = [m for m in thread if m.text.startswith("Approval") or "Approved by" in m.text]
     assert closed and all(not any(b["type"] == "actions" for b in m.blocks) for m in closed)
     assert stack.heroku_violations() == []

@@ -12,6 +12,7 @@ import httpx
 from sandbox.slack import User
 from sandbox.stack import ALICE, BOB, Stack, wait_for
 from tests.e2e.conftest import MakeStack
+from tests.e2e.runs import thread_text
 
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -184,11 +185,13 @@ def test_rejecting_the_maintenance_window_aborts_and_removes_the_follower(stack:
     )
     stack.click(BOB, message, reject)
     wait_for(
-        "the cancellation",
-        lambda: any(f"{migration_id} cancelled" in m.text for m in stack.thread()),
+        "the rejection report",
+        lambda: any(f"{migration_id} rejected" in m.text for m in stack.thread()),
         stack=stack,
     )
     assert not any(a["name"].startswith(migration_id) for a in stack.heroku_state()["addons"])
+    listed = stack.slash_reply(ALICE, "list")
+    assert f"`{migration_id}` :no_entry_sign: rejected" in listed
 
 
 def test_only_configured_approvers_may_approve_and_groups_are_resolved(
@@ -274,4 +277,9 @@ def test_a_move_into_another_app_promotes_there_and_leaves_the_old_app_down(stac
     # The old app still points at the old database: it stays down until traffic moves.
     assert apps["shop"]["maintenance"] is True
     assert apps["shop"]["formation"] == {"web": 0, "worker": 0}
-    assert any("stays in maintenance" in m.text for m in stack.thread())
+    # Said in the runbook message, as the note of the maintenance-off step.
+    wait_for(
+        "the note that the old app stays down",
+        lambda: "stays in maintenance" in thread_text(stack),
+        stack=stack,
+    )

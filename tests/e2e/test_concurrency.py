@@ -46,6 +46,7 @@ from sandbox.stack import (
     BotProcess,
     Stack,
     free_port,
+    share_apps_with,
     start_stack,
     stop_stack,
     wait_for,
@@ -291,9 +292,12 @@ def start_cluster(redis_url: str, contracts_dir: Path, tmp: Path, processes: int
     # The stack's own bot is never started: every process of the cluster is a Node.
     cluster = Cluster(stack, [])
     try:
-        stack.heroku.call(lambda: seed_shop(stack))
         for user_id, name in ((CAROL, "carol"), (DAVE, "dave")):
-            stack.workspace.add_user(User(user_id, name, f"{name.title()} Engineer"))
+            stack.workspace.add_user(
+                User(user_id, name, f"{name.title()} Engineer", email=f"{name}@example.com")
+            )
+        share_apps_with(stack.world, stack.workspace)  # carol and dave may operate the apps too
+        stack.heroku.call(lambda: seed_shop(stack))
         for i in range(processes):
             relay = Relay(stack.heroku.port)
             env = stack.bot.env | {
@@ -421,12 +425,17 @@ def source_addon_id(stack: Stack) -> str:
     return addon_id
 
 
-def migration_id_from(texts: list[str]) -> str:
-    for text in texts:
-        match = re.search(r"Started \*(mig-[a-z0-9]{6})\*", text)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no start reply in {texts}")
+def migration_id_from(stack: Stack, user: str = ALICE) -> str:
+    """The id in `user`'s start reply (the bot answers after its ack, so wait for it)."""
+
+    def found() -> str | None:
+        for text in stack.ephemeral_texts(user):
+            match = re.search(r"Started \*(mig-[a-z0-9]{6})\*", text)
+            if match:
+                return match.group(1)
+        return None
+
+    return wait_for("the start reply", found, stack=stack)
 
 
 def thread_parents(stack: Stack) -> list[Message]:
@@ -521,7 +530,7 @@ def test_three_bot_processes_run_one_changeover_with_every_disruptive_call_made_
     old = source_addon_id(stack)
 
     assert cluster.slash(0, ALICE, "start shop --to standard-2").status == 200
-    migration_id = migration_id_from(stack.ephemeral_texts(ALICE))
+    migration_id = migration_id_from(stack)
 
     # Commands and clicks reach different processes, as behind Heroku's router.
     cluster.slash(1, BOB, f"status {migration_id}")
@@ -646,7 +655,7 @@ def test_an_approval_clicked_20_times_at_once_by_three_approvers_is_recorded_onc
     stack = cluster.stack
     old = source_addon_id(stack)
     cluster.slash(0, ALICE, "start shop --to standard-2")
-    migration_id = migration_id_from(stack.ephemeral_texts(ALICE))
+    migration_id = migration_id_from(stack)
 
     # Every (process, approver) pair appears; each gate's burst starts with someone else.
     clicks = [(i // 3 % 3, APPROVERS[i % 3]) for i in range(CLICKS_PER_BURST)]
@@ -711,7 +720,8 @@ def test_simultaneous_starts_on_one_app_make_one_migration_and_tell_the_others_w
         assert len(answers) == starts, answers
         started = [(user, text) for user, text in answers if "Started *mig-" in text]
         assert len(started) == 1, answers
-        holder, migration_id = started[0][0], migration_id_from([started[0][1]])
+        holder = started[0][0]
+        migration_id = re.search(r"mig-[a-z0-9]{6}", started[0][1]).group(0)  # type: ignore[union-attr]
         winners[migration_id] = holder
         refused = [text for _, text in answers if "already being migrated" in text]
         assert len(refused) == starts - 1
@@ -782,7 +792,7 @@ def test_redis_restarted_at_a_gate_and_mid_call_the_migration_completes_with_no_
     ]
     stack.heroku.call(lambda: stack.world.faults.extend(slow))
     cluster.slash(0, ALICE, "start shop --to standard-2")
-    migration_id = migration_id_from(stack.ephemeral_texts(ALICE))
+    migration_id = migration_id_from(stack)
 
     restarts = []
     cluster.button("approve_maintenance")
@@ -852,7 +862,7 @@ def test_a_process_killed_mid_call_is_taken_over_by_the_survivor_which_finishes_
         )
     )
     cluster.slash(0, ALICE, "start shop --to standard-2")
-    migration_id = migration_id_from(stack.ephemeral_texts(ALICE))
+    migration_id = migration_id_from(stack)
     if method == "PUT":
         cluster.approve(0, BOB, "approve_maintenance")
         cluster.approve(1, CAROL, "approve_promote")

@@ -27,7 +27,16 @@ from sandbox.redis_server import RedisServer
 from sandbox.server import ThreadedServer
 from sandbox.slack import SlackDriver, Workspace
 from sandbox.slack import create_app as slack_app
-from sandbox.stack import ALICE, BOB, BotProcess, Stack, bot_env, stop_stack, wait_for
+from sandbox.stack import (
+    ALICE,
+    BOB,
+    BotProcess,
+    Stack,
+    bot_env,
+    share_apps_with,
+    stop_stack,
+    wait_for,
+)
 from tests.e2e.conftest import seed_shop
 
 # Recognisable, and unlike the stand-ins' defaults, so only this file's settings can match.
@@ -90,6 +99,7 @@ def running_stack(contracts_dir: Path, tmp: Path) -> Iterator[Stack]:
             )
         ).start()
         workspace = Workspace()
+        share_apps_with(world, workspace)
         slack = ThreadedServer(
             slack_app(workspace, bot_token=BOT_TOKEN, contracts_dir=contracts_dir)
         ).start()

@@ -103,15 +103,13 @@ def test_promoting_while_a_worker_still_writes_loses_rows_and_the_check_says_so(
         )
         assert created.status_code == 201, created.text
         follower = created.json()
-        wait_for(
-            "the follower",
-            lambda: (
-                not heroku.get(f"/client/v11/databases/{follower['id']}/wait_status").json()[
-                    "waiting?"
-                ]
-            ),
-            60,
-        )
+
+        def available() -> bool:
+            # 404 at first: the Data API does not know a new database yet.
+            status = heroku.get(f"/client/v11/databases/{follower['id']}/wait_status")
+            return status.status_code == 200 and not status.json()["waiting?"]
+
+        wait_for("the follower", available, 60)
         heroku.patch(f"/apps/{APP}", json={"maintenance": True})  # workers keep writing
         assert heroku.put(f"/client/v11/databases/{follower['id']}/unfollow").status_code == 200
         time.sleep(1.0)  # an engineer typing the next command while the worker writes on

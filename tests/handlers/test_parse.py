@@ -25,7 +25,8 @@ from handlers.parse import (
 )
 
 START_USAGE = (
-    "/migrate start  APP --to PLAN [--from DATABASE] [--method changeover] [--target-app APP2]"
+    "/migrate start  APP --to PLAN [--from DATABASE] [--method METHOD] [--target-app APP2] "
+    "[--version N]"
 )
 
 
@@ -407,3 +408,18 @@ def test_a_valid_migration_command_reads_back_whatever_the_flag_order(
         plan=f"heroku-postgresql:{slug}",
         target_app=target if target != app else None,
     )
+
+
+def test_version_takes_a_postgresql_major_version() -> None:
+    command = parse_command("plan myapp --to standard-2 --version 17")
+    assert isinstance(command, PlanCommand) and command.version == "17"
+    again = parse_command("plan myapp --to standard-2 --version v16")
+    assert isinstance(again, PlanCommand) and again.version == "16"
+    error = error_for("plan myapp --to standard-2 --version 17.2")
+    assert "not a PostgreSQL major version" in error.message
+
+
+def test_a_road_this_version_cannot_take_says_what_does_it_today() -> None:
+    error = error_for("start myapp --to standard-2 --method upgrade --version 17")
+    assert "not available in this version" in error.message
+    assert "pg:upgrade" in error.message and "changeover" in error.message

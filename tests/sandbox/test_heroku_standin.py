@@ -24,6 +24,7 @@ CONTRACTS = contracts.directory()
 KEY = "test-api-key-0f1e2d3c"
 V3 = "application/vnd.heroku+json; version=3"
 APP = "example-app"
+DATA_API_UNKNOWN = 0.5  # seconds a new add-on is unknown to the Data API, by default
 
 
 class FakeClock:
@@ -59,6 +60,12 @@ class Api:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
+    def control_refused(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A control call that must be refused with a 4xx Heroku-shaped error body."""
+        response = httpx.request(method, f"{self.server.url}/_standin/{path}", json=body)
+        assert 400 <= response.status_code < 500, response.text
+        return dict(response.json())
+
     def advance(self, seconds: float) -> None:
         def move() -> None:
             self.clock.now += seconds
@@ -70,8 +77,11 @@ class Api:
         assert response.status_code == 200
         return dict(response.json())
 
+    def info(self, addon_id: str) -> dict[str, list[Any]]:
+        return {row["name"]: row["values"] for row in self.database(addon_id)["info"]}
+
     def behind_by(self, addon_id: str) -> int | None:
-        rows = {row["name"]: row["values"] for row in self.database(addon_id)["info"]}
+        rows = self.info(addon_id)
         if "Behind By" not in rows:
             return None
         return int(str(rows["Behind By"][0]).split()[0])
@@ -206,6 +216,7 @@ def test_every_served_endpoint_answers_with_a_schema_valid_body(api: Api, world:
         ("GET", f"/apps/{APP}/releases/{release['version']}", None),
         ("GET", f"/apps/{APP}/releases/{release['id']}", None),
         ("GET", f"/apps/{APP}/config-vars", None),
+        ("GET", f"/apps/{APP}/collaborators", None),
         ("GET", "/addon-services/heroku-postgresql/plans/standard-2", None),
         ("GET", "/account/rate-limits", None),
         ("GET", f"/client/v11/databases/{follower['id']}", None),
@@ -353,6 +364,7 @@ def test_a_follower_is_attached_as_a_heroku_postgresql_colour_with_a_generated_n
     assert follower["state"] == "provisioning"
     [config_var] = follower["config_vars"]
     assert re.fullmatch(r"HEROKU_POSTGRESQL_[A-Z]+_URL", config_var)
+    api.advance(DATA_API_UNKNOWN)
     assert api.database(follower["id"])["leader"]["addon_id"] == leader["id"]
     assert config_var in api("GET", f"/apps/{APP}/config-vars").json()
 
@@ -541,11 +553,12 @@ def test_a_follower_waits_while_provisioning_and_reports_no_lag_until_available(
 ) -> None:
     leader = api.attachment("DATABASE")["addon"]
     follower = api.follow(leader["name"])
+    api.advance(DATA_API_UNKNOWN)
     wait = api("GET", f"/client/v11/databases/{follower['id']}/wait_status").json()
     assert wait["waiting?"] is True
     assert api.database(follower["id"])["waiting?"] is True
     assert api.behind_by(follower["id"]) is None
-    api.advance(60)
+    api.advance(60 - DATA_API_UNKNOWN)
     assert api("GET", f"/apps/{APP}/addons/{follower['id']}").json()["state"] == "provisioned"
     # Starts initial_lag behind, then replays 100/s while the app writes 2*5 + 1*2 = 12/s.
     assert api.behind_by(follower["id"]) == 1000
@@ -635,6 +648,7 @@ def test_a_follower_in_another_app_follows_an_app_scoped_attachment(api: Api) ->
     # The first Postgres add-on of an app takes the DATABASE name.
     assert follower["config_vars"] == ["DATABASE_URL"]
     leader = api.attachment("DATABASE")["addon"]
+    api.advance(DATA_API_UNKNOWN)
     assert api.database(follower["id"])["leader"] == {
         "addon_id": leader["id"],
         "name": leader["name"],
@@ -767,3 +781,535 @@ def test_config_var_values_sent_to_the_api_are_never_recorded(api: Api) -> None:
 def test_the_control_api_refuses_unknown_settings_with_422(api: Api) -> None:
     response = httpx.post(f"{api.server.url}/_standin/settings", json={"warp_speed": 9})
     assert response.status_code == 422
+
+
+# -- a new add-on is unknown to the Data API for a while -----------------------------------
+
+NOT_FOUND_DATABASE = {"id": "not_found", "message": "Couldn't find that database."}
+
+
+def test_a_new_database_is_unknown_to_the_data_api_for_a_while(api: Api) -> None:
+    leader = api.attachment("DATABASE")["addon"]
+    follower = api.follow(leader["name"])
+    assert follower["state"] == "provisioning"
+    db = f"/client/v11/databases/{follower['id']}"
+    for method, path in (
+        ("GET", db),
+        ("GET", f"/client/v11/databases/{follower['name']}"),
+        ("GET", f"{db}/wait_status"),
+        ("GET", f"{db}/followers"),
+        ("PUT", f"{db}/unfollow"),
+    ):
+        response = api(method, path)
+        assert (response.status_code, response.json()) == (404, NOT_FOUND_DATABASE), path
+    # The leader is known, but not yet the follower the platform has just created.
+    assert api("GET", f"/client/v11/databases/{leader['id']}/followers").json() == []
+    assert "Followers" not in api.info(leader["id"])
+    platform = api("GET", f"/apps/{APP}/addons/{follower['id']}").json()
+    assert platform["state"] == "provisioning"
+    api.advance(DATA_API_UNKNOWN - 0.1)
+    assert api("GET", db).status_code == 404
+    api.advance(0.1)
+    wait = api("GET", f"{db}/wait_status")
+    assert (wait.status_code, wait.json()["waiting?"]) == (200, True)
+    followers = api("GET", f"/client/v11/databases/{leader['id']}/followers").json()
+    assert [f["addon_id"] for f in followers] == [follower["id"]]
+    assert api("GET", f"/apps/{APP}/addons/{follower['id']}").json()["state"] == "provisioning"
+    api.advance(60)
+    assert api("GET", f"{db}/wait_status").json()["waiting?"] is False
+    assert api("GET", f"/apps/{APP}/addons/{follower['id']}").json()["state"] == "provisioned"
+
+
+def test_a_new_leader_database_is_unknown_to_the_data_api_too(api: Api) -> None:
+    created = api("POST", f"/apps/{APP}/addons", json={"plan": "heroku-postgresql:standard-0"})
+    assert created.status_code == 201
+    response = api("GET", f"/client/v11/databases/{created.json()['id']}/wait_status")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND_DATABASE)
+    api.advance(DATA_API_UNKNOWN)
+    assert api("GET", f"/client/v11/databases/{created.json()['id']}").status_code == 200
+
+
+def test_seeded_databases_are_known_to_the_data_api_at_once(api: Api, world: World) -> None:
+    assert world.data_api_unknown_seconds == DATA_API_UNKNOWN
+    leader = api.attachment("DATABASE")["addon"]
+    assert api.database(leader["id"])["waiting?"] is False
+    follower = api.control("POST", "followers", {"of": leader["name"], "app": APP})
+    assert api.database(follower["id"])["waiting?"] is False
+
+
+def test_the_data_api_delay_is_a_run_time_setting_and_zero_turns_it_off(api: Api) -> None:
+    api.control("POST", "settings", {"data_api_unknown_seconds": 0})
+    at_once = api.follow("DATABASE")
+    assert api("GET", f"/client/v11/databases/{at_once['id']}").status_code == 200
+    # Longer than provisioning: the add-on stays "provisioning" until the Data API knows it.
+    api.control("POST", "settings", {"data_api_unknown_seconds": 90})
+    late = api.follow("DATABASE")
+    api.advance(60)
+    assert api("GET", f"/client/v11/databases/{late['id']}").status_code == 404
+    assert api("GET", f"/apps/{APP}/addons/{late['id']}").json()["state"] == "provisioning"
+    api.advance(30)
+    assert api.database(late["id"])["waiting?"] is False
+    assert api("GET", f"/apps/{APP}/addons/{late['id']}").json()["state"] == "provisioned"
+    refused = api.control_refused("POST", "settings", {"data_api_unknown_seconds": -1})
+    assert refused["id"] == "invalid_params"
+
+
+# -- release phase -------------------------------------------------------------------------
+
+
+def newest_releases(api: Api, app: str, count: int = 5) -> list[dict[str, Any]]:
+    """What `pg:promote` reads: the newest releases, newest first, in one unpaged request."""
+    response = api(
+        "GET", f"/apps/{app}/releases", headers={"Range": f"version ..; max={count}, order=desc"}
+    )
+    assert response.status_code in (200, 206)
+    return list(response.json())
+
+
+def test_a_release_matching_a_failure_pattern_fails_after_its_release_phase(api: Api) -> None:
+    for name in ("phased-app", "plain-app"):
+        formation = {"web": 1, "release": 0} if name == "phased-app" else {"web": 1}
+        api.control("POST", "apps", {"name": name, "formation": formation, "database_plan": None})
+        api.control("POST", "release-failures", {"app": name, "pattern": "^Attach DATABASE "})
+    assert api.control("GET", "release-failures") == {
+        "phased-app": ["^Attach DATABASE "],
+        "plain-app": ["^Attach DATABASE "],
+    }
+    api.control("POST", "settings", {"release_seconds": 30})
+    for name in ("phased-app", "plain-app"):
+        created = api("POST", f"/apps/{name}/addons", json={"plan": "heroku-postgresql:standard-0"})
+        assert created.json()["config_vars"] == ["DATABASE_URL"]
+    attach, initial = newest_releases(api, "phased-app", 2)
+    assert attach["description"].startswith("Attach DATABASE (@ref:postgresql-")
+    assert (attach["status"], attach["current"]) == ("pending", False)
+    assert (initial["status"], initial["current"]) == ("succeeded", True)
+    api.advance(30)
+    for ident in (attach["id"], str(attach["version"])):
+        info = api("GET", f"/apps/phased-app/releases/{ident}").json()
+        assert (info["id"], info["status"], info["current"]) == (attach["id"], "failed", False)
+    assert newest_releases(api, "phased-app")[1]["current"] is True
+    # Without a release phase nothing runs, so nothing can fail.
+    assert newest_releases(api, "plain-app", 1)[0]["status"] == "succeeded"
+    assert api.control("DELETE", "release-failures", {"app": "phased-app"}) == {
+        "plain-app": ["^Attach DATABASE "]
+    }
+    addon = api.attachment("DATABASE", "phased-app")["addon"]["name"]
+    alias = {"addon": addon, "app": "phased-app", "name": "DATABASE_ALIAS"}
+    assert api("POST", "/addon-attachments", json=alias).status_code == 201
+    api.advance(30)
+    assert newest_releases(api, "phased-app", 1)[0]["status"] == "succeeded"
+    assert api.control("DELETE", "release-failures") == {}
+
+
+def test_a_release_failure_needs_a_valid_pattern_and_a_known_app(api: Api) -> None:
+    bad = api.control_refused("POST", "release-failures", {"app": APP, "pattern": "(unclosed"})
+    assert bad["id"] == "invalid_params"
+    missing = api.control_refused("POST", "release-failures", {"app": "no-app", "pattern": "x"})
+    assert missing["id"] == "not_found"
+
+
+def test_promote_releases_come_detach_then_attach_and_the_pooler_after_them(api: Api) -> None:
+    app = "pooled-app"
+    api.control(
+        "POST", "apps", {"name": app, "pooler": True, "formation": {"web": 1, "release": 0}}
+    )
+    api.control("POST", "release-failures", {"app": app, "pattern": "^Attach DATABASE "})
+    api.control("POST", "settings", {"release_seconds": 30})
+    old = api.attachment("DATABASE", app)["addon"]["name"]
+    new = api.control("POST", "followers", {"of": old, "app": app})["name"]
+    api.advance(30)
+    alias = api("POST", "/addon-attachments", json={"addon": old, "app": app}).json()["name"]
+    for name, namespace in (("DATABASE", None), ("DATABASE_CONNECTION_POOL", POOLER)):
+        response = api(
+            "POST",
+            "/addon-attachments",
+            json={"addon": new, "app": app, "confirm": app, "name": name, "namespace": namespace},
+        )
+        assert response.status_code == 201, response.text
+    releases = newest_releases(api, app)
+    assert [r["description"] for r in releases] == [
+        f"Attach DATABASE_CONNECTION_POOL (@ref:{new})",
+        f"Detach DATABASE_CONNECTION_POOL (@ref:{old})",
+        f"Attach DATABASE (@ref:{new})",
+        f"Detach DATABASE (@ref:{old})",
+        f"Attach {alias} (@ref:{old})",
+    ]
+    assert [r["version"] for r in releases] == sorted(
+        (r["version"] for r in releases), reverse=True
+    )
+    assert {r["status"] for r in releases} == {"pending"}
+    api.advance(30)
+    statuses = {r["description"]: r["status"] for r in newest_releases(api, app)}
+    assert statuses[f"Attach DATABASE (@ref:{new})"] == "failed"
+    assert statuses[f"Attach DATABASE_CONNECTION_POOL (@ref:{new})"] == "succeeded"
+    # The trap: the newest release containing "Attach DATABASE" is the pooler's, which succeeded.
+    substring_match = next(r for r in releases if "Attach DATABASE" in r["description"])
+    assert substring_match["description"].startswith("Attach DATABASE_CONNECTION_POOL ")
+
+
+# -- collaborators -------------------------------------------------------------------------
+
+
+def test_collaborators_list_the_owner_and_added_collaborators_per_the_schema(
+    api: Api, world: World
+) -> None:
+    [owner] = api("GET", f"/apps/{APP}/collaborators").json()
+    app = api("GET", f"/apps/{APP}").json()
+    assert owner["app"] == {"id": app["id"], "name": APP}
+    assert owner["user"] == {"email": world.owner_email, "federated": False, "id": world.owner_id}
+    assert (owner["role"], owner["permissions"]) == ("owner", [])
+    added = api.control(
+        "POST",
+        "collaborators",
+        {"app": APP, "email": "dev@example.com", "permissions": ["view", "deploy"]},
+    )
+    assert added["role"] == "collaborator"
+    listed = sorted(
+        api("GET", f"/apps/{APP}/collaborators").json(), key=lambda c: c["role"] != "owner"
+    )
+    assert [c["user"]["email"] for c in listed] == [world.owner_email, "dev@example.com"]
+    assert set(listed[1]) == {
+        "app",
+        "created_at",
+        "id",
+        "permissions",
+        "role",
+        "updated_at",
+        "user",
+    }
+    assert [p["name"] for p in listed[1]["permissions"]] == ["view", "deploy"]
+    assert all(isinstance(p["description"], str) for p in listed[1]["permissions"])
+    # One account, one user id, whatever app it collaborates on.
+    api.control("POST", "apps", {"name": "second-app", "database_plan": None})
+    again = api.control("POST", "collaborators", {"app": "second-app", "email": "dev@example.com"})
+    assert again["user"]["id"] == listed[1]["user"]["id"]
+    assert again["id"] != listed[1]["id"]
+    assert api("GET", "/apps/no-such-app/collaborators").status_code == 404
+
+
+def test_collaborators_are_paged_by_range(api: Api) -> None:
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        api.control("POST", "collaborators", {"app": APP, "email": email, "role": "member"})
+    first = api("GET", f"/apps/{APP}/collaborators", headers={"Range": "id ..; max=3"})
+    assert first.status_code == 206
+    rest = api("GET", f"/apps/{APP}/collaborators", headers={"Range": first.headers["Next-Range"]})
+    assert rest.status_code == 200
+    emails = [c["user"]["email"] for c in first.json() + rest.json()]
+    assert sorted(emails) == ["a@example.com", "b@example.com", "c@example.com", "ops@example.com"]
+
+
+def test_a_collaborator_with_an_unknown_role_or_permission_or_twice_is_refused(
+    api: Api,
+) -> None:
+    for body in (
+        {"app": APP, "email": "x@example.com", "role": "boss"},
+        {"app": APP, "email": "x@example.com", "permissions": ["view", "admin"]},
+        {"app": APP, "email": "not-an-email"},
+        {"app": APP, "email": "ops@example.com"},
+    ):
+        assert api.control_refused("POST", "collaborators", body)["id"] == "invalid_params"
+
+
+# -- credentials and named poolers ---------------------------------------------------------
+
+POOLER = "connection-pooling:default"
+
+
+def test_a_credential_attachment_needs_the_credential_on_the_target_database(
+    api: Api, world: World
+) -> None:
+    app = "cred-app"
+    api.control(
+        "POST",
+        "apps",
+        {
+            "name": app,
+            "credentials": ["analyst"],
+            "extra_attachments": [{"name": "ANALYST_DB", "namespace": "credential:analyst"}],
+        },
+    )
+    old = api.attachment("DATABASE", app)["addon"]
+    config = api("GET", f"/apps/{app}/config-vars").json()
+    assert config["ANALYST_DB_URL"].startswith("postgres://analyst:")
+    assert config["ANALYST_DB_URL"] != config["DATABASE_URL"]
+    assert api.database(old["id"])["credentials"] == 2
+    assert api.info(old["id"])["Credentials"] == [2]
+    # A new database (a follower too) has only "default": the credential cannot move there.
+    standard = {"plan": "heroku-postgresql:standard-0"}
+    for body in (standard, standard | {"config": {"follow": old["name"]}}):
+        new = api("POST", f"/apps/{app}/addons", json=body).json()
+        api.advance(60)
+        move = {
+            "addon": new["name"],
+            "app": app,
+            "confirm": app,
+            "name": "ANALYST_DB",
+            "namespace": "credential:analyst",
+        }
+        refused = api("POST", "/addon-attachments", json=move)
+        assert refused.status_code == 422
+        assert refused.json()["id"] == "invalid_params"
+        assert "analyst" in refused.json()["message"]
+        after = api("GET", f"/apps/{app}/config-vars").json()
+        assert after["ANALYST_DB_URL"] == config["ANALYST_DB_URL"]
+    api.control("POST", "credentials", {"addon": new["name"], "name": "analyst"})
+    moved = api("POST", "/addon-attachments", json=move)
+    assert moved.status_code == 201
+    assert moved.json()["namespace"] == "credential:analyst"
+    url = api("GET", f"/apps/{app}/config-vars").json()["ANALYST_DB_URL"]
+    assert url == world.backend.url(new["id"], credential="analyst")
+    owner = move | {"name": "OWNER_DB", "namespace": "credential:default"}
+    assert api("POST", "/addon-attachments", json=owner).status_code == 201
+
+
+def test_an_attachment_namespace_heroku_postgres_does_not_know_is_refused(api: Api) -> None:
+    addon = api.attachment("DATABASE")["addon"]["name"]
+    response = api(
+        "POST", "/addon-attachments", json={"addon": addon, "app": APP, "namespace": "colour:red"}
+    )
+    assert (response.status_code, response.json()["id"]) == (422, "invalid_params")
+
+
+def test_named_pooler_attachments_get_pooled_urls(api: Api, world: World) -> None:
+    app = "pool-app"
+    api.control(
+        "POST",
+        "apps",
+        {
+            "name": app,
+            "extra_attachments": ["PLAIN", {"name": "REPORTING_POOL", "namespace": POOLER}],
+        },
+    )
+    addon = api.attachment("DATABASE", app)["addon"]
+    made = api(
+        "POST",
+        "/addon-attachments",
+        json={"addon": addon["name"], "app": app, "name": "ANALYTICS_POOL", "namespace": POOLER},
+    )
+    assert made.status_code == 201
+    config = api("GET", f"/apps/{app}/config-vars").json()
+    pooled = world.backend.url(addon["id"], pooled=True)
+    assert config["REPORTING_POOL_URL"] == config["ANALYTICS_POOL_URL"] == pooled
+    assert config["PLAIN_URL"] == config["DATABASE_URL"] != pooled
+    namespaces = {
+        a["name"]: a["namespace"] for a in api("GET", f"/apps/{app}/addon-attachments").json()
+    }
+    assert namespaces == {
+        "DATABASE": None,
+        "PLAIN": None,
+        "REPORTING_POOL": POOLER,
+        "ANALYTICS_POOL": POOLER,
+    }
+
+
+def test_seeding_a_credential_attachment_needs_the_credential(api: Api) -> None:
+    body = {
+        "name": "no-cred-app",
+        "extra_attachments": [{"name": "ANALYST_DB", "namespace": "credential:analyst"}],
+    }
+    assert api.control_refused("POST", "apps", body)["id"] == "invalid_params"
+    # A refused seed leaves nothing behind: the same app seeds once the credential is there.
+    assert "no-cred-app" not in [a["name"] for a in api.control("GET", "state")["apps"]]
+    api.control("POST", "apps", body | {"credentials": ["analyst"]})
+    for bad in (
+        {"name": "x-app", "database_plan": None, "credentials": ["analyst"]},
+        {"name": "y-app", "database_plan": "essential-0", "credentials": ["analyst"]},
+        {"name": "z-app", "extra_attachments": [{"label": "X"}]},
+        {"name": "w-app", "pooler": True, "extra_attachments": ["DATABASE_CONNECTION_POOL"]},
+    ):
+        assert api.control_refused("POST", "apps", bad)["id"] == "invalid_params"
+
+
+# -- followers and shared databases, seeded ------------------------------------------------
+
+
+def test_a_seeded_follower_is_available_at_once_and_its_leader_lists_it(api: Api) -> None:
+    leader = api.attachment("DATABASE")["addon"]
+    follower = api.control("POST", "followers", {"of": leader["id"], "app": APP})
+    assert follower["state"] == "provisioned"
+    assert follower["app"]["name"] == APP
+    [config_var] = follower["config_vars"]
+    assert re.fullmatch(r"HEROKU_POSTGRESQL_[A-Z]+_URL", config_var)
+    body = api.database(follower["id"])
+    assert body["leader"] == {"addon_id": leader["id"], "name": leader["name"]}
+    assert body["following"].startswith("postgres://")
+    assert body["waiting?"] is False
+    # It has been following for a while: no initial lag to replay, only what is in flight.
+    api.advance(5)
+    assert (api.behind_by(follower["id"]) or 0) <= 12
+    leader_info = api.info(leader["id"])
+    assert leader_info["Followers"] == [api("GET", f"/apps/{APP}/config-vars").json()[config_var]]
+    listed = api("GET", f"/client/v11/databases/{leader['id']}/followers").json()
+    assert [f["addon_id"] for f in listed] == [follower["id"]]
+    named = api.control(
+        "POST",
+        "followers",
+        {"of": leader["name"], "app": APP, "plan": "premium-2", "attachment_name": "REPLICA"},
+    )
+    assert (named["config_vars"], named["plan"]["name"]) == (
+        ["REPLICA_URL"],
+        "heroku-postgresql:premium-2",
+    )
+
+
+def test_seeding_a_follower_keeps_the_follow_rules(api: Api) -> None:
+    api.control("POST", "apps", {"name": "tiny-app", "database_plan": "essential-0"})
+    tiny = api.attachment("DATABASE", "tiny-app")["addon"]["name"]
+    leader = api.attachment("DATABASE")["addon"]["name"]
+    for body in (
+        {"of": tiny, "app": APP},
+        {"of": leader, "app": APP, "plan": "essential-1"},
+        {"of": leader, "app": APP, "attachment_name": "DATABASE"},
+        {"of": leader, "app": APP, "plan": "gigantic-9"},
+    ):
+        assert api.control_refused("POST", "followers", body)["id"] == "invalid_params"
+    assert api.control_refused("POST", "followers", {"of": "nope", "app": APP})["id"] == "not_found"
+    assert len(api.control("GET", "state")["addons"]) == 2  # nothing half-made
+
+
+def test_one_database_shared_by_two_apps_is_listed_and_written_by_both(api: Api) -> None:
+    api.control(
+        "POST", "apps", {"name": "admin-app", "database_plan": None, "formation": {"web": 1}}
+    )
+    shared = api.attachment("DATABASE")["addon"]
+    attached = api.control("POST", "attachments", {"addon": shared["name"], "app": "admin-app"})
+    assert (attached["name"], attached["app"]["name"]) == ("DATABASE", "admin-app")
+    assert (
+        api("GET", "/apps/admin-app/config-vars").json()["DATABASE_URL"]
+        == (api("GET", f"/apps/{APP}/config-vars").json()["DATABASE_URL"])
+    )
+    listed = api("GET", f"/addons/{shared['id']}/addon-attachments").json()
+    assert sorted((a["app"]["name"], a["name"]) for a in listed) == [
+        ("admin-app", "DATABASE"),
+        (APP, "DATABASE"),
+    ]
+    assert {a["addon"]["app"]["name"] for a in listed} == {APP}
+    assert api("GET", "/apps/admin-app/addons").json()[0]["id"] == shared["id"]
+    follower = api.control("POST", "followers", {"of": shared["id"], "app": APP})
+    api("PATCH", f"/apps/{APP}", json={"maintenance": True})
+    stop_all = {"updates": [{"type": "web", "quantity": 0}, {"type": "worker", "quantity": 0}]}
+    api("PATCH", f"/apps/{APP}/formation", json=stop_all)
+    api.advance(600)
+    assert (api.behind_by(follower["id"]) or 0) > 0  # admin-app's web dyno still writes
+    api("PATCH", "/apps/admin-app/formation", json={"updates": [{"type": "web", "quantity": 0}]})
+    api.advance(10)
+    assert api.behind_by(follower["id"]) == 0
+    taken = {"addon": shared["name"], "app": "admin-app"}
+    assert api.control_refused("POST", "attachments", taken)["id"] == "invalid_params"
+
+
+# -- sizes, versions, plans ----------------------------------------------------------------
+
+
+def test_a_seeded_size_and_version_show_in_the_data_api_and_followers_copy_the_version(
+    api: Api,
+) -> None:
+    api.control(
+        "POST",
+        "apps",
+        {
+            "name": "big-app",
+            "formation": {"web": 0},
+            "database_bytes": 80 * 1024**3,
+            "database_version": "15.7",
+        },
+    )
+    leader = api.attachment("DATABASE", "big-app")["addon"]
+    body = api.database(leader["id"])
+    assert (body["num_bytes"], body["postgres_version"]) == (80 * 1024**3, "15.7")
+    info = api.info(leader["id"])
+    assert (info["Data Size"], info["PG Version"]) == (["80.0 GB"], ["15.7"])
+    seeded = api.control("POST", "followers", {"of": leader["name"], "app": "big-app"})
+    created = api(
+        "POST",
+        "/apps/big-app/addons",
+        json={"plan": "heroku-postgresql:standard-0", "config": {"follow": leader["name"]}},
+    ).json()
+    fresh = api("POST", "/apps/big-app/addons", json={"plan": "heroku-postgresql:standard-0"})
+    api.advance(60)
+    for follower in (seeded, created):
+        assert api.database(follower["id"])["postgres_version"] == "15.7"
+        assert api.info(follower["id"])["PG Version"] == ["15.7"]
+    assert api.database(fresh.json()["id"])["postgres_version"] == "16.4"
+    default = api.database(api.attachment("DATABASE")["addon"]["id"])
+    assert api.info(default["addon_id"])["Data Size"] == ["8.0 MB"]
+
+
+def test_fork_follow_says_unsupported_for_essential_and_advanced_plans(api: Api) -> None:
+    expected = {
+        "essential-0": "Unsupported",
+        "advanced": "Unsupported",
+        "advanced-private": "Unsupported",
+        "advanced-shield": "Unsupported",
+        "standard-0": "Available",
+        "premium-4": "Available",
+    }
+    for index, plan in enumerate(expected):
+        app = f"plan-app-{index}"
+        api.control("POST", "apps", {"name": app, "database_plan": plan})
+        addon = api.attachment("DATABASE", app)["addon"]
+        assert api.info(addon["id"])["Fork/Follow"] == [expected[plan]], plan
+
+
+def test_advanced_plans_are_in_the_catalogue_and_cannot_have_or_be_classic_followers(
+    api: Api,
+) -> None:
+    for slug, private, compliance in (
+        ("advanced", False, None),
+        ("advanced-private", True, None),
+        ("advanced-shield", True, ["HIPAA", "PCI"]),
+    ):
+        plan = api("GET", f"/addon-services/heroku-postgresql/plans/{slug}").json()
+        assert (plan["name"], plan["human_name"]) == (
+            f"heroku-postgresql:{slug}",
+            slug.replace("-", " ").title(),
+        )
+        assert (plan["installable_inside_private_network"], plan["compliance"]) == (
+            private,
+            compliance,
+        )
+    refused = api(
+        "POST",
+        f"/apps/{APP}/addons",
+        json={"plan": "heroku-postgresql:advanced", "config": {"follow": "DATABASE"}},
+    )
+    assert (refused.status_code, refused.json()["id"]) == (422, "invalid_params")
+    assert "Advanced" in refused.json()["message"]
+    api.control("POST", "apps", {"name": "adv-app", "database_plan": "advanced"})
+    of_advanced = api(
+        "POST",
+        f"/apps/{APP}/addons",
+        json={"plan": "heroku-postgresql:standard-0", "config": {"follow": "adv-app::DATABASE"}},
+    )
+    assert (of_advanced.status_code, of_advanced.json()["id"]) == (422, "invalid_params")
+
+
+# -- follow after unfollow -----------------------------------------------------------------
+
+
+def test_a_just_unfollowed_database_cannot_be_followed_until_follow_after_unfollow_seconds(
+    api: Api,
+) -> None:
+    api.control("POST", "settings", {"follow_after_unfollow_seconds": 600})
+    follower = provisioned_follower(api)
+    assert api.info(follower["id"])["Fork/Follow"] == ["Available"]
+    assert api("PUT", f"/client/v11/databases/{follower['id']}/unfollow").status_code == 200
+    follow = {"plan": "heroku-postgresql:standard-0", "config": {"follow": follower["name"]}}
+    refused = api("POST", f"/apps/{APP}/addons", json=follow)
+    assert (refused.status_code, refused.json()["id"]) == (422, "invalid_params")
+    assert f"{follower['name']} is not available for following yet" in refused.json()["message"]
+    assert api.info(follower["id"])["Fork/Follow"] == ["Temporarily Unavailable"]
+    # The old leader was not unfollowed: it can still be followed.
+    assert api.follow("DATABASE")["state"] == "provisioning"
+    api.advance(599)
+    assert api("POST", f"/apps/{APP}/addons", json=follow).status_code == 422
+    api.advance(1)
+    assert api("POST", f"/apps/{APP}/addons", json=follow).status_code == 201
+    assert api.info(follower["id"])["Fork/Follow"] == ["Available"]
+
+
+def test_follow_after_unfollow_is_off_by_default(api: Api, world: World) -> None:
+    assert world.follow_after_unfollow_seconds == 0
+    follower = provisioned_follower(api)
+    assert api("PUT", f"/client/v11/databases/{follower['id']}/unfollow").status_code == 200
+    assert api.follow(follower["name"], plan="heroku-postgresql:standard-0")["name"]

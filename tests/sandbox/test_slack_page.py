@@ -293,6 +293,157 @@ def test_bad_state_queries_are_refused_with_a_named_error(
     assert reply.json()["error"] == error
 
 
+def api(standin: ThreadedServer, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call the stand-in's Web API as the bot does."""
+    reply = httpx.post(
+        f"{standin.url}/api/{method}",
+        json=body,
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Type": "application/json; charset=utf-8",
+        },
+    )
+    answer: dict[str, Any] = reply.json()
+    return answer
+
+
+def test_an_ephemeral_posted_in_a_thread_is_shown_under_its_parent_not_at_the_root(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    parent = workspace.post_message("C0OPS", text="Migration mig-1")
+    reply = workspace.post_message("C0OPS", text="step 1", thread_ts=parent.ts)
+    api(standin, "chat.postEphemeral", {"channel": "C0OPS", "user": "U0ALICE", "text": "at root"})
+    in_thread = api(
+        standin,
+        "chat.postEphemeral",
+        {"channel": "C0OPS", "user": "U0ALICE", "text": "in thread", "thread_ts": parent.ts},
+    )
+
+    alice = state(standin, user="U0ALICE").json()
+    bob = state(standin, user="U0BOB").json()
+
+    assert in_thread["ok"] is True
+    assert [e["text"] for e in alice["ephemerals"]] == ["at root"]
+    (row,) = alice["messages"]
+    assert [r["ts"] for r in row["replies"]] == [reply.ts]
+    assert [(e["text"], e["thread_ts"], e["ts"]) for e in row["ephemerals"]] == [
+        ("in thread", parent.ts, in_thread["message_ts"])
+    ]
+    assert row["reply_count"] == 1  # Slack does not count ephemerals as replies
+    assert bob["ephemerals"] == []
+    assert bob["messages"][0]["ephemerals"] == []
+
+
+def test_an_ephemeral_aimed_at_a_reply_lands_in_the_parents_thread(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    parent = workspace.post_message("C0OPS", text="Migration mig-1")
+    reply = workspace.post_message("C0OPS", text="step 1", thread_ts=parent.ts)
+
+    api(
+        standin,
+        "chat.postEphemeral",
+        {"channel": "C0OPS", "user": "U0ALICE", "text": "psst", "thread_ts": reply.ts},
+    )
+
+    (row,) = state(standin, user="U0ALICE").json()["messages"]
+    assert [e["text"] for e in row["ephemerals"]] == ["psst"]
+    assert "ephemerals" not in row["replies"][0]
+
+
+def test_a_thread_holding_only_an_ephemeral_still_carries_it_on_its_parent(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    parent = workspace.post_message("C0OPS", text="Migration mig-1")
+    workspace.post_ephemeral(
+        "C0OPS", "U0ALICE", text="only you", source="chat.postEphemeral", thread_ts=parent.ts
+    )
+
+    body = state(standin, user="U0ALICE").json()
+
+    (row,) = body["messages"]
+    assert (row["replies"], "reply_count" in row) == ([], False)
+    assert [e["text"] for e in row["ephemerals"]] == ["only you"]
+    assert body["ephemerals"] == []
+
+
+def test_an_ephemeral_whose_thread_parent_is_gone_stays_visible_at_the_root(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    parent = workspace.post_message("C0OPS", text="soon gone")
+    workspace.post_ephemeral("C0OPS", "U0ALICE", text="orphan", source="ack", thread_ts=parent.ts)
+    workspace.delete_message("C0OPS", parent.ts)
+
+    body = state(standin, user="U0ALICE").json()
+
+    assert body["messages"] == []
+    assert [e["text"] for e in body["ephemerals"]] == ["orphan"]
+
+
+def test_state_says_which_channels_are_private_archived_or_without_the_bot(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    workspace.add_channel("C0SECRET", "secret", private=True, bot_member=False)
+    workspace.add_channel("C0OLD", "old")
+    workspace.archive_channel("C0OLD")
+
+    body = state(standin, channel="C0SECRET").json()
+
+    assert body["channel"]["is_private"] is True
+    assert body["channels"] == [
+        {
+            "id": "C0OPS",
+            "name": "ops",
+            "is_private": False,
+            "is_archived": False,
+            "is_member": True,
+        },
+        {
+            "id": "C0SECRET",
+            "name": "secret",
+            "is_private": True,
+            "is_archived": False,
+            "is_member": False,
+        },
+        {"id": "C0OLD", "name": "old", "is_private": False, "is_archived": True, "is_member": True},
+    ]
+
+
+def test_a_slash_command_in_an_archived_channel_is_refused_and_never_reaches_the_bot(
+    standin: ThreadedServer,
+    bot: ThreadedServer,
+    seen: list[dict[str, Any]],
+    workspace: Workspace,
+) -> None:
+    workspace.add_channel("C0OLD", "old")
+    workspace.archive_channel("C0OLD")
+
+    reply = send(standin, "slash", {"user": "U0ALICE", "channel": "C0OLD", "text": "/migrate help"})
+
+    assert reply.status_code == 409
+    assert reply.json()["error"] == "is_archived"
+    assert seen == []
+    assert workspace.ephemerals() == []
+
+
+def test_a_slash_command_in_a_private_channel_without_the_bot_still_reaches_it(
+    standin: ThreadedServer,
+    bot: ThreadedServer,
+    seen: list[dict[str, Any]],
+    workspace: Workspace,
+) -> None:
+    workspace.add_channel("C0SECRET", "secret", private=True, bot_member=False)
+
+    reply = send(standin, "slash", {"user": "U0ALICE", "channel": "C0SECRET", "text": "/migrate x"})
+
+    # Slack delivers the command anyway; only the bot's own post there fails (this test bot
+    # does not cope, hence its 500).
+    assert reply.json()["ok"] is True
+    assert [c["channel_id"] for c in seen] == ["C0SECRET"]
+    assert workspace.calls == ["auth.test", "chat.postMessage"]
+    assert workspace.messages("C0SECRET") == []
+
+
 # --- slash commands and clicks -------------------------------------------------------------
 
 

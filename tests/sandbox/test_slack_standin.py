@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.server import ThreadedServer
-from sandbox.slack import NoSuchButtonError, SlackDriver, Workspace, create_app
+from sandbox.slack import NoSuchButtonError, SlackDriver, User, Violation, Workspace, create_app
 from sandbox.slack.blockkit import check_message
+from sandbox.slack.contract import NEWER_ARGS, load_contracts
+from sandbox.slack.methods import METHODS
 
 TOKEN = "xoxb-sandbox-test-token"
 SECRET = "sandbox-signing-secret"
@@ -806,6 +808,528 @@ async def test_invalid_blocks_through_a_response_url_are_refused_and_recorded(
     assert (answer.status_code, answer.text) == (400, "invalid_blocks")
     assert workspace.ephemerals() == []
     assert [v.method for v in workspace.violations] == ["response_url"]
+
+
+# --- channels: kinds, membership, archives ------------------------------------------------
+
+
+async def refusal(pending: Awaitable[Any]) -> dict[str, Any]:
+    """The body of the Slack error a call ends in."""
+    with pytest.raises(SlackApiError) as refused:
+        await pending
+    return dict(refused.value.response.data)
+
+
+Calls = dict[str, Callable[[], Awaitable[Any]]]
+
+
+def post_calls(client: AsyncWebClient, channel: str, ts: str) -> Calls:
+    """One call of each posting method, aimed at `channel`."""
+    return {
+        "chat.postMessage": lambda: client.chat_postMessage(channel=channel, text="hi"),
+        "chat.update": lambda: client.chat_update(channel=channel, ts=ts, text="edited"),
+        "chat.postEphemeral": lambda: client.chat_postEphemeral(
+            channel=channel, user="U0ALICE", text="psst"
+        ),
+    }
+
+
+def test_the_workspace_grants_the_manifest_scopes_and_ops_is_public_with_the_bot_in_it() -> None:
+    ws = Workspace()
+
+    assert ws.scopes == {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "channels:join",
+        "channels:read",
+        "groups:read",
+        "usergroups:read",
+        "users:read",
+        "users:read.email",
+    }
+    ops = ws.channels["C0OPS"]
+    assert (ops.is_private, ops.is_archived, ops.bot_member) == (False, False, True)
+
+
+async def test_the_bot_posts_in_a_public_channel_it_is_not_in_thanks_to_chat_write_public(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    ts = workspace.post_message("C0OPS", text="old").ts
+    workspace.remove_bot("C0OPS")
+
+    for method, call in post_calls(client, "C0OPS", ts).items():
+        assert (await call())["ok"] is True, method
+
+    assert [m.text for m in workspace.messages("C0OPS")] == ["edited", "hi"]
+
+
+async def test_without_chat_write_public_a_channel_the_bot_is_not_in_is_not_in_channel(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    ts = workspace.post_message("C0OPS", text="old").ts
+    workspace.remove_bot("C0OPS")
+    workspace.scopes.discard("chat:write.public")
+
+    for method, call in post_calls(client, "C0OPS", ts).items():
+        assert (await refusal(call()))["error"] == "not_in_channel", method
+
+    assert [m.text for m in workspace.messages()] == ["old"]
+    assert workspace.ephemerals() == []
+    assert workspace.violations == []
+
+
+async def test_a_private_channel_the_bot_is_not_in_is_channel_not_found_to_every_method(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.add_channel("C0SECRET", "secret", private=True, bot_member=False)
+    ts = workspace.post_message("C0SECRET", text="old", user="U0ALICE").ts
+    calls: Calls = post_calls(client, "C0SECRET", ts) | {
+        "conversations.info": lambda: client.conversations_info(channel="C0SECRET"),
+        "chat.getPermalink": lambda: client.chat_getPermalink(channel="C0SECRET", message_ts=ts),
+        "by name": lambda: client.chat_postMessage(channel="#secret", text="hi"),
+    }
+
+    for method, call in calls.items():
+        assert (await refusal(call()))["error"] == "channel_not_found", method
+
+    assert [m.text for m in workspace.messages()] == ["old"]
+
+
+async def test_a_private_channel_the_bot_was_invited_to_takes_its_posts(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.add_channel("C0SECRET", "secret", private=True, bot_member=False)
+    workspace.add_bot("C0SECRET")
+
+    answer = await client.chat_postMessage(channel="C0SECRET", text="hi")
+    info = (await client.conversations_info(channel="C0SECRET"))["channel"]
+
+    assert answer["channel"] == "C0SECRET"
+    assert (info["is_private"], info["is_member"]) == (True, True)
+
+
+async def test_an_archived_channel_is_is_archived_to_posts_but_still_described(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    ts = workspace.post_message("C0OPS", text="old").ts
+    workspace.archive_channel("C0OPS")
+
+    for method, call in post_calls(client, "C0OPS", ts).items():
+        assert (await refusal(call()))["error"] == "is_archived", method
+    info = (await client.conversations_info(channel="C0OPS"))["channel"]
+
+    assert (info["is_archived"], info["is_member"]) == (True, True)
+    assert [m.text for m in workspace.messages()] == ["old"]
+
+
+async def test_conversations_info_reports_privacy_archive_and_membership(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.add_channel("C0PUBLIC", "lobby", bot_member=False)
+    workspace.add_channel("C0PRIVATE", "secret", private=True)
+    workspace.add_channel("G0LEGACY", "old-secret", private=True)
+    fields = ("is_channel", "is_group", "is_private", "is_archived", "is_member")
+
+    seen = {}
+    for channel in ("C0OPS", "C0PUBLIC", "C0PRIVATE", "G0LEGACY"):
+        info = (await client.conversations_info(channel=channel))["channel"]
+        seen[channel] = tuple(info[f] for f in fields)
+
+    assert seen == {
+        "C0OPS": (True, False, False, False, True),
+        "C0PUBLIC": (True, False, False, False, False),
+        "C0PRIVATE": (True, False, True, False, True),
+        "G0LEGACY": (False, True, True, False, True),
+    }
+
+
+async def test_conversations_info_needs_channels_read_or_groups_read_by_kind(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.add_channel("C0PRIVATE", "secret", private=True)
+    workspace.scopes -= {"channels:read", "groups:read"}
+
+    public = await refusal(client.conversations_info(channel="C0OPS"))
+    private = await refusal(client.conversations_info(channel="C0PRIVATE"))
+
+    assert (public["error"], public["needed"]) == ("missing_scope", "channels:read")
+    assert (private["error"], private["needed"]) == ("missing_scope", "groups:read")
+
+
+async def test_conversations_info_answers_include_num_members_and_include_locale(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    channel = (
+        await client.conversations_info(
+            channel="C0OPS", include_num_members=True, include_locale=True
+        )
+    )["channel"]
+    plain = (await client.conversations_info(channel="C0OPS"))["channel"]
+
+    assert (channel["num_members"], channel["locale"]) == (3, "en-US")
+    assert "num_members" not in plain and "locale" not in plain
+    assert workspace.violations == []
+
+
+async def test_conversations_join_makes_the_bot_a_member_of_a_public_channel(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.remove_bot("C0OPS")
+    workspace.scopes.discard("chat:write.public")
+
+    joined = await client.conversations_join(channel="C0OPS")
+    posted = await client.chat_postMessage(channel="C0OPS", text="here now")
+
+    assert joined["ok"] is True
+    assert (joined["channel"]["id"], joined["channel"]["is_member"]) == ("C0OPS", True)
+    assert "warning" not in joined.data
+    assert workspace.channels["C0OPS"].bot_member is True
+    assert posted["ok"] is True
+    assert workspace.calls == ["conversations.join", "chat.postMessage"]
+    assert workspace.violations == []
+
+
+async def test_conversations_join_in_a_channel_the_bot_is_in_warns_already_in_channel(
+    client: AsyncWebClient,
+) -> None:
+    joined = await client.conversations_join(channel="C0OPS")
+
+    assert joined["ok"] is True
+    assert joined["warning"] == "already_in_channel"
+    assert joined["response_metadata"] == {"warnings": ["already_in_channel"]}
+    assert joined["channel"]["is_member"] is True
+
+
+async def test_warnings_of_a_join_and_a_charset_less_json_body_are_listed_together(
+    standin: ThreadedServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        answer = await http.post(
+            "/api/conversations.join",
+            json={"channel": "C0OPS"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+
+    body = answer.json()
+    assert body["warning"] == "already_in_channel,missing_charset"
+    assert body["response_metadata"]["warnings"] == ["already_in_channel", "missing_charset"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("private", "method_not_supported_for_channel_type"), ("archived", "is_archived")],
+)
+async def test_conversations_join_refuses_private_and_archived_channels(
+    client: AsyncWebClient, workspace: Workspace, kind: str, error: str
+) -> None:
+    workspace.add_channel("C0OTHER", "other", private=kind == "private", bot_member=False)
+    if kind == "archived":
+        workspace.archive_channel("C0OTHER")
+
+    answer = await refusal(client.conversations_join(channel="C0OTHER"))
+
+    assert answer["error"] == error
+    assert workspace.channels["C0OTHER"].bot_member is False
+
+
+@pytest.mark.parametrize(
+    ("method", "scope", "kwargs"),
+    [
+        ("conversations_join", "channels:join", {"channel": "C0OPS"}),
+        ("chat_postMessage", "chat:write", {"channel": "C0OPS", "text": "hi"}),
+        ("chat_postEphemeral", "chat:write", {"channel": "C0OPS", "user": "U0BOB", "text": "hi"}),
+        ("users_info", "users:read", {"user": "U0BOB"}),
+        ("usergroups_users_list", "usergroups:read", {"usergroup": "S0APPROVERS"}),
+    ],
+)
+async def test_a_method_without_its_scope_is_missing_scope_naming_needed_and_provided(
+    client: AsyncWebClient, workspace: Workspace, method: str, scope: str, kwargs: dict[str, Any]
+) -> None:
+    workspace.scopes.discard(scope)
+
+    answer = await refusal(getattr(client, method)(**kwargs))
+
+    assert answer["error"] == "missing_scope"
+    assert answer["needed"] == scope
+    assert answer["provided"].split(",") == sorted(workspace.scopes)
+    assert workspace.messages() == []
+
+
+# --- users: emails and locale ------------------------------------------------------------
+
+
+async def test_users_info_shows_the_email_only_with_users_read_email(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    with_scope = (await client.users_info(user="U0ALICE"))["user"]
+    bot = (await client.users_info(user="U0MIGRATEBOT"))["user"]
+    workspace.scopes.discard("users:read.email")
+    without = (await client.users_info(user="U0ALICE"))["user"]
+
+    assert with_scope["profile"]["email"] == "alice@example.com"
+    assert "email" not in bot["profile"]
+    assert "email" not in without["profile"]
+    assert without["profile"]["display_name"] == "alice"
+
+
+async def test_users_info_accepts_include_locale_as_the_spec_does_and_adds_the_locale(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    with_locale = (await client.users_info(user="U0BOB", include_locale=True))["user"]
+    without = (await client.users_info(user="U0BOB"))["user"]
+
+    assert with_locale["locale"] == "en-US"
+    assert "locale" not in without
+    assert workspace.violations == []
+
+
+async def test_an_added_user_has_the_email_it_was_given(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.add_user(User("U0CAROL", "carol", "Carol Engineer", email="carol@example.com"))
+    workspace.set_email("U0BOB", "robert@example.com")
+
+    carol = (await client.users_info(user="U0CAROL"))["user"]
+    bob = (await client.users_info(user="U0BOB"))["user"]
+
+    assert carol["profile"]["email"] == "carol@example.com"
+    assert bob["profile"]["email"] == "robert@example.com"
+
+
+# --- contracts ---------------------------------------------------------------------------
+
+
+def test_every_stand_in_method_has_a_contract_from_the_spec(contracts_dir: Path) -> None:
+    contracts = load_contracts(contracts_dir)
+
+    assert set(METHODS) <= set(contracts)
+    assert set(NEWER_ARGS) == set(METHODS)
+    assert "channel" in contracts["conversations.join"].known
+    assert "include_locale" in contracts["users.info"].known
+
+
+async def test_conversations_join_arguments_are_checked_against_the_spec(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    await client.conversations_join(channel="C0OPS", colour="red")
+
+    assert workspace.violations == [Violation("conversations.join", "unknown argument 'colour'")]
+
+
+# --- permanent errors through faults ------------------------------------------------------
+
+PERMANENT_ERRORS = [
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "msg_too_long",
+    "invalid_blocks",
+    "no_text",
+    "restricted_action",
+]
+
+
+@pytest.mark.parametrize("error", PERMANENT_ERRORS)
+async def test_a_fault_answers_any_slack_error_code_with_http_200_then_recovers(
+    client: AsyncWebClient, workspace: Workspace, error: str
+) -> None:
+    workspace.add_fault("chat.postMessage", error)
+
+    with pytest.raises(SlackApiError) as failed:
+        await client.chat_postMessage(channel="C0OPS", text="first")
+    second = await client.chat_postMessage(channel="C0OPS", text="second")
+
+    assert failed.value.response.status_code == 200
+    assert failed.value.response["ok"] is False
+    assert failed.value.response["error"] == error
+    assert second["ok"] is True
+    assert [m.text for m in workspace.messages()] == ["second"]
+    assert workspace.violations == []  # injected, so not the caller's mistake
+
+
+async def test_an_injected_missing_scope_names_the_scope_the_method_needs(
+    client: AsyncWebClient, workspace: Workspace
+) -> None:
+    workspace.add_fault("users.info", "missing_scope")
+
+    answer = await refusal(client.users_info(user="U0BOB"))
+
+    assert (answer["error"], answer["needed"]) == ("missing_scope", "users:read")
+    assert "users:read" in answer["provided"].split(",")
+
+
+async def test_a_fault_set_over_http_answers_its_code_the_given_number_of_times(
+    standin: ThreadedServer, client: AsyncWebClient
+) -> None:
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        await http.post(
+            "/_standin/faults",
+            json={"method": "chat.update", "error": "cant_update_message", "times": 2},
+        )
+    ts = (await client.chat_postMessage(channel="C0OPS", text="a"))["ts"]
+
+    errors = [
+        (await refusal(client.chat_update(channel="C0OPS", ts=ts, text="b")))["error"]
+        for _ in range(2)
+    ]
+    third = await client.chat_update(channel="C0OPS", ts=ts, text="c")
+
+    assert errors == ["cant_update_message"] * 2
+    assert third["text"] == "c"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("channel_not_found", 404),
+        ("channel_is_archived", 410),
+        ("action_prohibited", 403),
+        ("invalid_blocks", 400),
+        ("restricted_action", 400),
+    ],
+)
+async def test_a_response_url_fault_answers_as_slack_hooks_do_with_a_status_and_the_code(
+    standin: ThreadedServer, workspace: Workspace, error: str, status: int
+) -> None:
+    token = workspace.issue_response_url("C0OPS", "U0ALICE")
+    workspace.add_fault("response_url", error)
+
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        failed = await http.post(f"/_responses/{token}", json={"text": "a"})
+        then = await http.post(f"/_responses/{token}", json={"text": "b"})
+
+    assert (failed.status_code, failed.text) == (status, error)
+    assert (then.status_code, then.text) == (200, "ok")
+    assert [e.text for e in workspace.ephemerals("U0ALICE")] == ["b"]
+
+
+async def test_a_response_url_into_an_archived_channel_is_410_channel_is_archived(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    token = workspace.issue_response_url("C0OPS", "U0ALICE")
+    workspace.archive_channel("C0OPS")
+
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        answer = await http.post(f"/_responses/{token}", json={"text": "late"})
+
+    assert (answer.status_code, answer.text) == (410, "channel_is_archived")
+    assert workspace.ephemerals() == []
+    assert workspace.violations == []
+
+
+async def test_a_response_url_works_in_a_private_channel_the_bot_is_not_in(
+    standin: ThreadedServer, workspace: Workspace
+) -> None:
+    workspace.add_channel("C0SECRET", "secret", private=True, bot_member=False)
+    token = workspace.issue_response_url("C0SECRET", "U0ALICE")
+
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        answer = await http.post(
+            f"/_responses/{token}", json={"text": "for all", "response_type": "in_channel"}
+        )
+
+    assert (answer.status_code, answer.text) == (200, "ok")
+    assert [m.text for m in workspace.messages("C0SECRET")] == ["for all"]
+
+
+# --- control routes that set up the workspace ---------------------------------------------
+
+
+async def test_control_routes_add_channels_archive_them_and_move_the_bot(
+    standin: ThreadedServer, client: AsyncWebClient, workspace: Workspace
+) -> None:
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        added = await http.post(
+            "/_standin/channels",
+            json={"id": "C0SECRET", "name": "secret", "private": True, "bot_member": False},
+        )
+        archived = await http.post(
+            "/_standin/channels", json={"id": "C0OLD", "name": "old", "archived": True}
+        )
+        kicked = await http.post("/_standin/channels/C0OPS/remove_bot")
+        invited = await http.post("/_standin/channels/C0SECRET/add_bot")
+        archive = await http.post("/_standin/channels/C0SECRET/archive")
+        unknown = await http.post("/_standin/channels/C0NOWHERE/archive")
+        bad = await http.post(
+            "/_standin/channels", json={"id": "C0X", "name": "x", "private": "yes"}
+        )
+        listed = (await http.get("/_standin/channels")).json()["channels"]
+
+    assert (added.json()["ok"], added.json()["channel"]["is_private"]) == (True, True)
+    assert added.json()["channel"]["is_member"] is False
+    assert archived.json()["channel"]["is_archived"] is True
+    assert kicked.json()["channel"]["is_member"] is False
+    assert invited.json()["channel"]["is_member"] is True
+    assert archive.json()["channel"]["is_archived"] is True
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"ok": False, "error": "channel_not_found"},
+    )
+    assert bad.status_code == 400
+    assert "C0X" not in workspace.channels
+    states = {c["id"]: (c["is_private"], c["is_archived"], c["is_member"]) for c in listed}
+    assert states == {
+        "C0OPS": (False, False, False),
+        "C0SECRET": (True, True, True),
+        "C0OLD": (False, True, True),
+    }
+    assert (await refusal(client.chat_postMessage(channel="C0OLD", text="x")))[
+        "error"
+    ] == "is_archived"
+
+
+async def test_control_routes_read_and_replace_the_granted_scopes(
+    standin: ThreadedServer, client: AsyncWebClient
+) -> None:
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        before = (await http.get("/_standin/scopes")).json()
+        replaced = await http.put("/_standin/scopes", json={"scopes": ["chat:write", "users:read"]})
+        bad = await http.put("/_standin/scopes", json={"scopes": "chat:write"})
+        after = (await http.get("/_standin/scopes")).json()
+
+    assert "users:read.email" in before["scopes"]
+    assert replaced.json() == {"ok": True, "scopes": ["chat:write", "users:read"]}
+    assert bad.status_code == 400
+    assert after["scopes"] == ["chat:write", "users:read"]
+    user = (await client.users_info(user="U0ALICE"))["user"]
+    assert "email" not in user["profile"]
+    assert (await refusal(client.conversations_join(channel="C0OPS")))["needed"] == "channels:join"
+
+
+async def test_control_routes_add_users_and_set_their_emails(
+    standin: ThreadedServer, client: AsyncWebClient
+) -> None:
+    async with httpx.AsyncClient(base_url=standin.url) as http:
+        carol = await http.post(
+            "/_standin/users",
+            json={"id": "U0CAROL", "name": "carol", "email": "carol@example.com", "is_admin": True},
+        )
+        bob = await http.post(
+            "/_standin/users", json={"id": "U0BOB", "email": "robert@example.com"}
+        )
+        cleared = await http.post("/_standin/users", json={"id": "U0ALICE", "email": None})
+        nameless = await http.post("/_standin/users", json={"id": "U0DAVE"})
+        listed = (await http.get("/_standin/users")).json()["users"]
+
+    assert carol.json()["user"]["profile"]["email"] == "carol@example.com"
+    assert (carol.json()["user"]["real_name"], carol.json()["user"]["is_admin"]) == ("carol", True)
+    assert bob.json()["user"]["name"] == "bob"
+    assert "email" not in cleared.json()["user"]["profile"]
+    assert nameless.status_code == 400
+    emails = {u["id"]: u["profile"].get("email") for u in listed}
+    assert emails == {
+        "U0ALICE": None,
+        "U0BOB": "robert@example.com",
+        "U0CAROL": "carol@example.com",
+        "U0MIGRATEBOT": None,
+    }
+    seen = (await client.users_info(user="U0CAROL"))["user"]
+    assert (seen["is_admin"], seen["profile"]["email"]) == (True, "carol@example.com")
 
 
 # --- Block Kit checks without HTTP -------------------------------------------------------

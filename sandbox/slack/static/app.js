@@ -2,7 +2,7 @@
 // and sends what the chosen person types or clicks. No framework, no build step, no network
 // beyond this origin. Every string from the workspace ends up in text nodes, never markup.
 import { el } from "./dom.js";
-import { asItem, byTs, MessageNodes } from "./messages.js";
+import { asItem, byTs, MessageNodes, repliesLabel } from "./messages.js";
 import { textObject, useDirectory } from "./mrkdwn.js";
 
 const LONG_POLL_SECONDS = 20;
@@ -79,10 +79,21 @@ function confirmWith(confirm) {
   });
 }
 
-function visibleEphemerals(threadTs) {
-  return view.data.ephemerals
-    .filter((e) => (e.thread_ts || null) === threadTs && !view.dismissed.has(e.ts))
+// The state already says where each ephemeral goes: the channel root or its thread's parent.
+function visibleEphemerals(rows) {
+  return (rows || [])
+    .filter((e) => !view.dismissed.has(e.ts))
     .map((e) => asItem(e, "ephemeral", view.data.bot_user_id));
+}
+
+function parentItem(message) {
+  const item = asItem(message, "message");
+  item.privateReplies = visibleEphemerals(message.ephemerals).length;
+  return item;
+}
+
+function channelName(channel) {
+  return (channel.is_private ? "\u{1F512}" : "#") + channel.name;
 }
 
 // --- rendering the page ----------------------------------------------------------------
@@ -93,8 +104,8 @@ function render() {
   // Names shown in mentions are part of every message's look.
   messageNodes.begin(JSON.stringify([data.users, data.channels]));
   renderChrome(data);
-  const items = data.messages.map((m) => asItem(m, "message"));
-  items.push(...visibleEphemerals(null));
+  const items = data.messages.map(parentItem);
+  items.push(...visibleEphemerals(data.ephemerals));
   items.sort(byTs);
   const channel = items.map((item) => messageNodes.node(item, "channel"));
   replaceKeepingScroll($("messages"), channel, empty());
@@ -104,11 +115,16 @@ function render() {
 
 function renderChrome(data) {
   $("team-name").textContent = data.team.name;
-  const name = "#" + data.channel.name;
+  const name = channelName(data.channel);
   $("channel-title").textContent = name;
   document.title = `${name} · ${data.team.name} Slack`;
+  const archived = data.channel.is_archived;
   $("composer-label").textContent = `Message ${name}`;
-  $("composer-input").placeholder = `Message ${name} \u2014 try /migrate help`;
+  $("composer-input").placeholder = archived
+    ? `${name} is archived`
+    : `Message ${name} \u2014 try /migrate help`;
+  $("composer-input").disabled = archived;
+  $("composer-send").disabled = archived;
   $("thread-channel").textContent = name;
   const list = $("channel-list");
   list.replaceChildren(
@@ -116,7 +132,11 @@ function renderChrome(data) {
       const item = el("li");
       const link = el("button", "channel-link", "channel-link");
       link.type = "button";
-      link.textContent = "# " + channel.name;
+      link.textContent = (channel.is_private ? "\u{1F512} " : "# ") + channel.name;
+      if (channel.is_archived) {
+        link.classList.add("archived");
+        link.title = "Archived";
+      }
       if (channel.id === view.channel) {
         link.classList.add("active");
         link.setAttribute("aria-current", "page");
@@ -161,12 +181,14 @@ function renderThread(data) {
   pane.hidden = false;
   document.body.classList.add("thread-open");
   const replies = parent.replies.map((m) => asItem(m, "message"));
-  replies.push(...visibleEphemerals(parent.ts));
+  replies.push(...visibleEphemerals(parent.ephemerals));
   replies.sort(byTs);
   const divider = el("div", "thread-divider");
   const count = parent.replies.length;
-  divider.textContent = `${count} ${count === 1 ? "reply" : "replies"}`;
-  const shown = [messageNodes.node(asItem(parent, "message"), "thread"), divider];
+  divider.textContent = repliesLabel(count);
+  // A thread holding only this viewer's ephemerals has no replies to count.
+  const shown = [messageNodes.node(asItem(parent, "message"), "thread")];
+  if (count > 0) shown.push(divider);
   shown.push(...replies.map((item) => messageNodes.node(item, "thread")));
   replaceKeepingScroll($("thread-messages"), shown, null);
 }

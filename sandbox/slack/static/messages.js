@@ -21,6 +21,8 @@ export function asItem(row, kind, botUser) {
     blocks: row.blocks || [],
     edited: Boolean(row.edited),
     replies: row.replies ? row.replies.length : 0,
+    // Set by the page from the thread's ephemerals it still shows this viewer.
+    privateReplies: 0,
     lastReply: row.latest_reply || null,
     threadTs: row.thread_ts || null,
   };
@@ -68,7 +70,8 @@ export class MessageNodes {
     const body = el("div", "message-body");
     if (item.kind === "ephemeral") body.append(this.ephemeralNote(item));
     body.append(meta(item), this.content(item));
-    if (where === "channel" && item.replies > 0) body.append(this.threadLink(item));
+    const threaded = item.replies > 0 || item.privateReplies > 0;
+    if (where === "channel" && threaded) body.append(this.threadLink(item));
     node.append(avatar(item), body);
     return node;
   }
@@ -101,9 +104,13 @@ export class MessageNodes {
   threadLink(item) {
     const link = el("button", "thread-link", "open-thread");
     link.type = "button";
-    const count = `${item.replies} ${item.replies === 1 ? "reply" : "replies"}`;
+    const counts = [];
+    if (item.replies > 0) counts.push(repliesLabel(item.replies));
+    // Slack counts only real replies; this note is how the page leads to an ephemeral one.
+    if (item.privateReplies > 0) counts.push(`${item.privateReplies} only visible to you`);
+    const count = counts.join(", ");
     link.append(holding(el("span", "reply-count"), text(count)));
-    if (item.lastReply) {
+    if (item.replies > 0 && item.lastReply) {
       const last = timeOf(item.lastReply).toLocaleTimeString([], CLOCK);
       link.append(holding(el("span", "last-reply"), text(`Last reply ${last}`)));
     }
@@ -111,6 +118,10 @@ export class MessageNodes {
     link.addEventListener("click", () => this.handlers.onOpenThread(item.ts));
     return link;
   }
+}
+
+export function repliesLabel(count) {
+  return `${count} ${count === 1 ? "reply" : "replies"}`;
 }
 
 function avatar(item) {
