@@ -44,6 +44,7 @@ NOTE_LIMIT = 300
 _ABORT_STEPS = frozenset(s.name for s in ABORT)
 _MAX_STEPS_PER_ADVANCE = 40
 DOWNTIME_POLL_SECONDS = 0.25
+HEARTBEAT_STOP_SECONDS = 2.0
 
 
 def utcnow() -> datetime:
@@ -125,7 +126,8 @@ class Engine:
     async def _advance_leased(self, migration_id: str) -> None:
         if not await self.repo.acquire_lease(migration_id, self.holder, self.lease_ms):
             return
-        heartbeat = asyncio.create_task(self._heartbeat(migration_id))
+        stop = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(migration_id, stop))
         try:
             for _ in range(_MAX_STEPS_PER_ADVANCE):
                 if not await self._run_once(migration_id):
@@ -135,9 +137,12 @@ class Engine:
         except Exception:
             log.exception("engine error")
         finally:
+            # Stopped by an event, not by cancelling it: on Python < 3.12 a cancellation that
+            # lands inside redis-py's timeout handling can be swallowed, and awaiting the
+            # cancelled task would then hang this migration for good.
+            stop.set()
+            await asyncio.wait({heartbeat}, timeout=HEARTBEAT_STOP_SECONDS)
             heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
             with contextlib.suppress(Exception):
                 await self.repo.release_lease(migration_id, self.holder)
         try:
@@ -154,9 +159,12 @@ class Engine:
         if delay < self.settings.migrate_poll_seconds:
             asyncio.get_running_loop().call_later(max(delay, 0.0), self.kick, migration_id)
 
-    async def _heartbeat(self, migration_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+    async def _heartbeat(self, migration_id: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.lease_ms / 3000)
+            if stop.is_set():
+                return
             if not await self.repo.renew_lease(migration_id, self.holder, self.lease_ms):
                 log.warning("lease renewal failed")
                 return

@@ -8,7 +8,6 @@ listener can ack; when Slack is slow that first command or click times out. Here
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,8 +35,8 @@ class BotIdentity:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Never hang a shutdown on a cancellation swallowed inside a client (Python < 3.12).
+            await asyncio.wait({self._task}, timeout=2.0)
 
     async def _learn(self) -> None:
         while self.bot_user_id is None:

@@ -114,7 +114,8 @@ class Deliverer:
             with migration_context(migration_id):
                 if not await self.repo.acquire_delivery(migration_id, self.holder, LEASE_MS):
                     return
-                heartbeat = asyncio.create_task(self._heartbeat(migration_id))
+                stop = asyncio.Event()
+                heartbeat = asyncio.create_task(self._heartbeat(migration_id, stop))
                 try:
                     await self._drain(migration_id)
                     await self._live(migration_id)
@@ -127,15 +128,21 @@ class Deliverer:
                     log.exception("notification delivery failed")
                     self._postpone(migration_id, _Later(self._backoff(migration_id), "error"))
                 finally:
+                    # An event, not only a cancel: a cancellation swallowed inside redis-py
+                    # (Python < 3.12) would leave it renewing the lease forever.
+                    stop.set()
                     heartbeat.cancel()
                     with contextlib.suppress(Exception):
                         await self.repo.release_delivery(migration_id, self.holder)
         finally:
             self._busy.discard(migration_id)
 
-    async def _heartbeat(self, migration_id: str) -> None:
-        while True:
-            await asyncio.sleep(LEASE_MS / 3000)
+    async def _heartbeat(self, migration_id: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LEASE_MS / 3000)
+            if stop.is_set():
+                return
             with contextlib.suppress(Exception):
                 await self.repo.acquire_delivery(migration_id, self.holder, LEASE_MS)
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.authz import Directory
 from bot.logs import Scrubber
-from bot.service import MigrationService
 from handlers import actions, commands
 from handlers.middleware import roles_middleware
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the service here closes the cycle
+    # bot.engine -> bot.notices -> handlers.render -> handlers -> bot.service -> bot.engine.
+    from bot.service import MigrationService
 
 
 def register(

@@ -6,17 +6,21 @@ import contextlib
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.decisions import Click
 from bot.runbook import GATES
-from bot.service import MigrationService
 from handlers.middleware import roles_of, user_of
 from handlers.render import APPROVE, REJECT
 from state.models import StepName
 from state.repository import StateError, TransitionRefused
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the service here closes the cycle
+    # bot.engine -> bot.notices -> handlers.render -> handlers -> bot.service -> bot.engine.
+    from bot.service import MigrationService
 
 log = logging.getLogger("migrate_bot.handlers")
 

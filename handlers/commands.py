@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.errors import Refused
 from bot.logs import Scrubber
-from bot.service import MigrationService
 from handlers import render
 from handlers.middleware import RolesLookup, roles_of
 from handlers.parse import (
@@ -25,6 +24,11 @@ from handlers.parse import (
     parse_command,
 )
 from state.repository import StateError
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the service here closes the cycle
+    # bot.engine -> bot.notices -> handlers.render -> handlers -> bot.service -> bot.engine.
+    from bot.service import MigrationService
 
 log = logging.getLogger("migrate_bot.handlers")
 

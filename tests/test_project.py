@@ -83,3 +83,33 @@ def test_the_slack_manifest_declares_the_command_interactivity_and_scopes() -> N
     assert manifest.count("/slack/events") == 2
     for scope in ("commands", "chat:write", "usergroups:read", "users:read.email", "channels:join"):
         assert f"- {scope}\n" in manifest
+
+
+def _modules() -> list[str]:
+    found = []
+    for package in ("bot", "handlers", "state"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.name == "__main__.py":
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found.append(name.removesuffix(".__init__"))
+    return found
+
+
+def test_every_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
+    # An import cycle hides until someone imports the wrong module first.
+    script = (
+        "import subprocess, sys\n"
+        "bad = [m for m in sys.argv[1:] if subprocess.run([sys.executable, '-c', f'import {m}'],"
+        " capture_output=True).returncode]\n"
+        "print(' '.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *_modules()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert result.stdout.strip() == "", f"these modules fail to import alone: {result.stdout}"
