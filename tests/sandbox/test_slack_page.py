@@ -613,3 +613,17 @@ def test_no_answer_of_the_page_reveals_the_signing_secret(
         assert SECRET not in answer
         assert TOKEN not in answer
     assert json.loads(answers[1])["ok"] is True
+
+
+def test_the_page_draws_every_emoji_the_bot_writes() -> None:
+    # The sandbox shows what Slack shows: a shortcode the page does not know stays ":raw:".
+    root = Path(__file__).resolve().parents[2]
+    written = {
+        name
+        for package in ("bot", "handlers")
+        for path in (root / package).rglob("*.py")
+        for name in re.findall(r"(?<![\w:]):([a-z_]+):(?=[\s\"])", path.read_text())
+    }
+    script = (root / "sandbox" / "slack" / "static" / "mrkdwn.js").read_text()
+    known = set(re.findall(r"^  ([a-z_]+): \"", script, re.M))
+    assert written and written <= known, sorted(written - known)

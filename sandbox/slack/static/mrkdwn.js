@@ -13,6 +13,8 @@ export const EMOJI = {
   no_entry: "\u26D4",
   no_entry_sign: "\uD83D\uDEAB",
   large_green_circle: "\uD83D\uDFE2",
+  red_circle: "\uD83D\uDD34",
+  white_small_square: "\u25AB\uFE0F",
   arrows_counterclockwise: "\uD83D\uDD04",
   leftwards_arrow_with_hook: "\u21A9\uFE0F",
 };
