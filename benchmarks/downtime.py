@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import redis
 
-from bot.runbook import GATES
+from bot.methods import REGISTRY
+from bot.methods.changeover import StepName
 from sandbox.main import APP, sandbox
 from sandbox.stack import ALICE, BOB, Stack, wait_for
 from state import keys
-from state.models import Migration, Status, StepName
+from state.models import Migration, Status
 
 
 def _click(stack: Stack, message_ts: str, button: dict[str, Any]) -> None:
@@ -60,23 +61,19 @@ def run_once(stack: Stack, r: redis.Redis, plan: str) -> dict[str, float]:
     clicked: set[str] = set()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        m = Migration.model_validate_json(r.get(keys.migration(migration_id)) or "{}")
+        m = Migration.from_stored(r.get(keys.migration(migration_id)) or "{}")
         if m.ended or m.status is Status.FAILED:
             break
-        for gate in GATES:
-            both = gate is StepName.APPROVE_MAINTENANCE
-            found = stack.gate_button(gate.value, with_promote=both)
+        for gate in REGISTRY["changeover"].gates:
+            both = gate == StepName.APPROVE_MAINTENANCE
+            found = stack.gate_button(gate, with_next=both)
             if found and found[0].ts not in clicked:
                 clicked.add(found[0].ts)
                 _click(stack, found[0].ts, found[1])
         time.sleep(0.05)
-    if (
-        m.status is not Status.COMPLETED
-        or m.maintenance_on_at is None
-        or m.maintenance_off_at is None
-    ):
+    if m.status is not Status.COMPLETED or m.window.on_at is None or m.window.off_at is None:
         raise RuntimeError(f"{migration_id} ended {m.status.value}: {m.error}")
-    on, off = m.maintenance_on_at.timestamp(), m.maintenance_off_at.timestamp()
+    on, off = m.window.on_at.timestamp(), m.window.off_at.timestamp()
     recorded = stack.heroku_calls()
     calls = [(c["started"], c["started"] + c["duration"]) for c in recorded]
     lag_wait = (

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import AccessDenied
 from bot.heroku import Collaborator, HerokuClient
 from bot.heroku.errors import HerokuError
-from bot.mrkdwn import escape
+from bot.slack.mrkdwn import escape
 
 EMAIL_CACHE_SECONDS = 300.0
 COLLABORATORS_CACHE_SECONDS = 60.0

@@ -29,8 +29,9 @@ from bot.engine import Engine
 from bot.heroku import HerokuClient
 from bot.identity import BotIdentity
 from bot.logs import Scrubber
-from bot.notify import Deliverer
 from bot.service import MigrationService
+from bot.slack.deliver import Deliverer
+from bot.slack.hooks import SlackHooks
 from state.budget import SharedPacer
 from state.redis import connect
 from state.repository import Repository
@@ -95,10 +96,11 @@ def build(settings: Settings) -> Runtime:
     deliverer = Deliverer(
         repo, slack, caught_up_commits=settings.migrate_caught_up_commits, scrub=scrub
     )
-    engine = Engine(repo, heroku, settings, deliverer, calls=calls, scrub=scrub)
+    hooks = SlackHooks(deliverer)
+    engine = Engine(repo, heroku, settings, hooks, calls=calls, scrub=scrub)
     access = ApproverAccess(slack, heroku, enabled=settings.migrate_heroku_access_check)
     service = MigrationService(
-        repo, heroku, engine, deliverer, settings, access=access, channels=ChannelCheck(slack)
+        repo, heroku, engine, hooks, settings, access=access, channels=ChannelCheck(slack)
     )
     secret = settings.slack_signing_secret
     identity = BotIdentity(slack)

@@ -1,7 +1,5 @@
-"""Pure decisions over a migration: what comes next, is it safe, is this click valid.
-
-Nothing here performs I/O; every function takes the facts it needs and returns a value or a new
-migration. The engine and the service apply the results.
+"""Pure decisions over a migration and its method's runbook: what comes next, is it still safe to
+undo, is this click valid. No I/O and no step names: the method says which steps there are.
 """
 
 from __future__ import annotations
@@ -9,31 +7,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.runbook import ABORT, CHANGEOVER, Kind
-from state.models import Approval, Decision, Migration, Status, StepName
-from state.repository import TransitionRefused
-
-_ORDER = [s.name for s in CHANGEOVER]
-_ABORT_ORDER = [s.name for s in ABORT]
+from bot.methods.base import Kind, Method
+from state.errors import TransitionRefused
+from state.models import Approval, Decision, Migration, Status
 
 
-def ending_status(m: Migration, last: StepName) -> Status:
+def _order(method: Method) -> list[str]:
+    return [s.name for s in method.runbook]
+
+
+def next_step(method: Method, current: str) -> str | None:
+    """The step after `current` in its runbook (or abort path), or None when it is done."""
+    steps = method.abort if method.aborting(current) else method.runbook
+    names = [s.name for s in steps]
+    i = names.index(current)
+    return names[i + 1] if i + 1 < len(names) else None
+
+
+def ending_status(method: Method, m: Migration, last: str) -> Status:
     """How a migration that just ran its last step ended."""
-    if last in _ABORT_ORDER:
+    if method.aborting(last):
         return Status.REJECTED if m.rejected_gate is not None else Status.CANCELLED
     return Status.COMPLETED
 
 
-def next_step(current: StepName) -> StepName | None:
-    """The step after `current` in its runbook, or None when the runbook is done."""
-    order = _ABORT_ORDER if current in _ABORT_ORDER else _ORDER
-    i = order.index(current)
-    return order[i + 1] if i + 1 < len(order) else None
-
-
-def step_back(m: Migration, to: StepName, reason: str, now: datetime) -> list[Approval]:
+def step_back(method: Method, m: Migration, to: str, reason: str, now: datetime) -> list[Approval]:
     """Return to an earlier step; every approval of a later gate is void. Returns those."""
-    later = {s.name for s in CHANGEOVER[_ORDER.index(to) :] if s.kind is Kind.GATE}
+    order = _order(method)
+    later = {s.name for s in method.runbook[order.index(to) :] if s.kind is Kind.GATE}
     voided = []
     for gate, approval in list(m.approvals.items()):
         if gate in later and approval.decision in (None, Decision.APPROVED):
@@ -42,8 +43,7 @@ def step_back(m: Migration, to: StepName, reason: str, now: datetime) -> list[Ap
             )
             m.approvals[gate] = void
             voided.append(void)
-    if StepName.APPROVE_PROMOTE in later:
-        m.promote_approved = False
+    m.pre_approved = [g for g in m.pre_approved if g not in later]
     m.step = to
     m.status = Status.RUNNING
     m.next_run_at = now.timestamp()
@@ -51,28 +51,30 @@ def step_back(m: Migration, to: StepName, reason: str, now: datetime) -> list[Ap
     return voided
 
 
-def gate_before(step: StepName) -> StepName | None:
-    """The gate a changeover step is behind (the last one before it), if any."""
-    if step not in _ORDER:
+def gate_before(method: Method, step: str) -> str | None:
+    """The gate a runbook step is behind (the last one before it), if any."""
+    order = _order(method)
+    if step not in order:
         return None
-    gates = [s.name for s in CHANGEOVER[: _ORDER.index(step)] if s.kind is Kind.GATE]
+    gates = [s.name for s in method.runbook[: order.index(step)] if s.kind is Kind.GATE]
     return gates[-1] if gates else None
 
 
-def past_promote(m: Migration) -> bool:
-    """True once the promote may have happened: from then on the bot never rolls back."""
-    if m.step in _ABORT_ORDER:
+def past_no_return(method: Method, m: Migration) -> bool:
+    """True once the point of no return may have been crossed: from then on, no rollback."""
+    if method.aborting(m.step):
         return False
-    return _ORDER.index(m.step) > _ORDER.index(StepName.PROMOTE) or "promote_sent_at" in m.marks
+    order = _order(method)
+    return order.index(m.step) > order.index(method.no_return) or m.committed_at is not None
 
 
-def cancel(m: Migration, user: str, now: datetime) -> Migration:
-    """Ask for an abort: before promote the app is put back as it was; after it, refused."""
+def cancel(method: Method, m: Migration, user: str, now: datetime) -> Migration:
+    """Ask for an abort: before the point of no return the app is put back; after it, refused."""
     if m.ended:
         raise TransitionRefused(f"{m.id} has already ended ({m.status.value}); nothing to cancel.")
     if m.status is Status.ABORTING:
         raise TransitionRefused(f"{m.id} is already being cancelled.")
-    if past_promote(m):
+    if past_no_return(method, m):
         if m.status is Status.FAILED:
             m.status = Status.CANCELLED
             m.cancel_requested_by = user
@@ -87,17 +89,17 @@ def cancel(m: Migration, user: str, now: datetime) -> Migration:
             "bot never rolls back on its own. It is finishing the remaining steps; "
             "see `/migrate status`."
         )
-    return start_abort(m, user, now)
+    return start_abort(method, m, user, now)
 
 
-def start_abort(m: Migration, user: str, now: datetime) -> Migration:
+def start_abort(method: Method, m: Migration, user: str, now: datetime) -> Migration:
     for gate, approval in m.approvals.items():
         if approval.decision is None:
             m.approvals[gate] = approval.model_copy(
                 update={"decision": Decision.CANCELLED, "decided_by": user, "decided_at": now}
             )
     m.status = Status.ABORTING
-    m.step = _ABORT_ORDER[0]
+    m.step = method.abort[0].name
     m.cancel_requested_by = user
     m.next_run_at = now.timestamp()
     m.attempt = 0
@@ -110,11 +112,11 @@ class Click:
     """A button press as the handler parsed it."""
 
     migration_id: str
-    gate: StepName
+    gate: str
     nonce: str
     user: str
     approve: bool
-    with_promote: bool = False
+    with_next: bool = False
 
 
 def refuse_click(m: Migration, click: Click, now: datetime, *, is_approver: bool) -> str | None:
@@ -135,8 +137,8 @@ def refuse_click(m: Migration, click: Click, now: datetime, *, is_approver: bool
     if current.decision is not None:
         by = f" by <@{current.decided_by}>" if current.decided_by else ""
         return f"Already {current.decision.value}{by}; nothing more to do here."
-    if m.step is not click.gate or m.status is not Status.AWAITING_APPROVAL:
-        return f"{m.id} is not waiting for this approval any more (it is at {m.step.value})."
+    if m.step != click.gate or m.status is not Status.AWAITING_APPROVAL:
+        return f"{m.id} is not waiting for this approval any more (it is at {m.step})."
     if now >= current.expires_at:
         return "This approval request has expired; the bot will post a fresh one."
     if click.approve and click.user == m.requested_by:
@@ -149,11 +151,15 @@ def refuse_click(m: Migration, click: Click, now: datetime, *, is_approver: bool
     return None
 
 
-def apply_click(m: Migration, click: Click, now: datetime, *, is_approver: bool) -> Migration:
+def apply_click(
+    method: Method, m: Migration, click: Click, now: datetime, *, is_approver: bool
+) -> Migration:
     """The migration after a valid click; TransitionRefused (changing nothing) otherwise."""
     reason = refuse_click(m, click, now, is_approver=is_approver)
     if reason is not None:
         raise TransitionRefused(reason)
+    gate = method.step(click.gate)
+    together = click.approve and click.with_next and gate.approves_with is not None
     approval = m.approvals[click.gate]
     decision = Decision.APPROVED if click.approve else Decision.REJECTED
     m.approvals[click.gate] = approval.model_copy(
@@ -161,26 +167,26 @@ def apply_click(m: Migration, click: Click, now: datetime, *, is_approver: bool)
             "decision": decision,
             "decided_by": click.user,
             "decided_at": now,
-            "with_promote": click.approve and click.with_promote,
+            "with_next": together,
         }
     )
     if click.approve:
-        if click.with_promote and click.gate is StepName.APPROVE_MAINTENANCE:
-            m.promote_approved = True
+        if together and gate.approves_with is not None:
+            m.pre_approved = [*m.pre_approved, gate.approves_with]
         m.status = Status.RUNNING
         m.next_run_at = now.timestamp()
         return m
-    if click.gate is StepName.APPROVE_DESTROY:
+    if gate.prompt is not None and gate.prompt.reject == "complete":
         m.status = Status.COMPLETED
         m.finished_at = now
         m.notes.append(f"<@{click.user}> chose to keep the old database; it was not destroyed.")
         return m
     m.rejected_gate = click.gate
-    return start_abort(m, click.user, now)
+    return start_abort(method, m, click.user, now)
 
 
 def new_approval(
-    m: Migration, gate: StepName, nonce: str, now: datetime, ttl_seconds: float
+    m: Migration, gate: str, nonce: str, now: datetime, ttl_seconds: float
 ) -> Approval:
     return Approval(
         gate=gate,
@@ -189,30 +195,6 @@ def new_approval(
         expires_at=now + timedelta(seconds=ttl_seconds),
         state_version=m.version,
     )
-
-
-@dataclass(frozen=True)
-class PromoteCheck:
-    """The platform facts that decide whether the follower may take over."""
-
-    behind_by: int | None
-    is_follower: bool
-    maintenance: bool
-    running_dynos: int
-
-
-def promote_blockers(check: PromoteCheck) -> list[str]:
-    """Reasons it is not safe to unfollow and promote now; empty means safe."""
-    reasons = []
-    if check.behind_by is None:
-        reasons.append("the follower's lag is unknown (no Behind By reported)")
-    elif check.behind_by > 0:
-        reasons.append(f"the follower is {check.behind_by} commits behind")
-    if not check.maintenance:
-        reasons.append("the app is not in maintenance mode")
-    if check.running_dynos:
-        reasons.append(f"{check.running_dynos} dynos are still running and may write")
-    return reasons
 
 
 def retry_delay(attempt: int, poll_seconds: float) -> float:

@@ -12,12 +12,11 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from bot import decisions, drift, notices, reconcile
+from bot import decisions
 from bot.audit import CallLog
-from bot.changeover import ENSURES, GATE_CHECKS, Ensure
 from bot.config import Settings
 from bot.heroku import HerokuClient
 from bot.heroku.errors import (
@@ -28,20 +27,31 @@ from bot.heroku.errors import (
     RateLimited,
     ServerError,
 )
+from bot.hooks import Hooks
 from bot.logs import Scrubber, migration_context
-from bot.mrkdwn import cut, escape
-from bot.notify import Deliverer
-from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
-from bot.runbook import ABORT, STEPS, Kind
-from state.models import Approval, AuditEvent, Decision, Migration, Notice, Status, StepName
-from state.repository import LeaseLost, Repository
+from bot.methods import REGISTRY
+from bot.methods.base import (
+    Back,
+    Done,
+    Ensure,
+    Fail,
+    Kind,
+    Method,
+    Outcome,
+    Step,
+    StepContext,
+    Wait,
+)
+from bot.slack.mrkdwn import cut, escape
+from state.errors import LeaseLost
+from state.models import Approval, AuditEvent, Decision, Migration, Notice, Status
+from state.repository import Repository
 
 log = logging.getLogger("migrate_bot.engine")
 
 _TRANSIENT = (HerokuTransportError, RateLimited, ServerError, CreateOutcomeUnknown)
 # A step's note as the runbook message shows it; the audit stream keeps it whole.
 NOTE_LIMIT = 300
-_ABORT_STEPS = frozenset(s.name for s in ABORT)
 _MAX_STEPS_PER_ADVANCE = 40
 DOWNTIME_POLL_SECONDS = 0.25
 HEARTBEAT_STOP_SECONDS = 2.0
@@ -59,21 +69,21 @@ class Engine:
         repo: Repository,
         heroku: HerokuClient,
         settings: Settings,
-        deliverer: Deliverer,
+        hooks: Hooks,
         *,
+        methods: Mapping[str, Method] = REGISTRY,
         holder: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        ensures: dict[StepName, Ensure] = ENSURES,
         calls: CallLog | None = None,
         scrub: Scrubber | None = None,
     ) -> None:
         self.repo = repo
         self.heroku = heroku
         self.settings = settings
-        self.deliverer = deliverer
+        self.hooks = hooks
+        self.methods = methods
         self.holder = holder or f"engine-{secrets.token_hex(6)}"
         self.clock = clock
-        self.ensures = ensures
         self.calls = calls or CallLog()
         # Heroku's error texts can echo what was sent (a URL, a key): mask them before they
         # reach the state, the audit stream or Slack.
@@ -187,7 +197,7 @@ class Engine:
             migration_id, apply, lease=self.holder, audit=audit, notices=notices or ()
         )
         if notices or saved.parent_rev > saved.parent_shown:
-            self.deliverer.kick(migration_id)
+            self.hooks.wake(migration_id)
         return saved
 
     def _event(
@@ -204,52 +214,47 @@ class Engine:
             return False
         if m.next_run_at > self.clock().timestamp():
             return False
-        if m.status is not Status.ABORTING and self._drift_due(m):
-            checked = await self._ensure(m, self._check_drift)
+        method = self.methods.get(m.method)
+        if method is None:
+            # Written by a newer bot (a rollback of a deploy): leave it for one that knows it.
+            log.error("unknown method; migration left as it is", extra={"method": m.method})
+            return False
+        if not method.aborting(m.step) and method.drift is not None and self._drift_due(m, method):
+            checked = await self._ensure(m, method, _drift_check(method))
             if checked is None:
                 return False
             m, outcome, _ = checked
             if not isinstance(outcome, Done):
-                await self._apply(m, outcome)
+                await self._apply(m, method, outcome)
                 return False
-        if STEPS[m.step].kind is Kind.GATE:
-            return await self._gate(m)
-        step = STEPS[m.step]
+        step = method.step(m.step)
+        if step.kind is Kind.GATE:
+            return await self._gate(m, method)
         if m.changed_platform_at is None and (step.changes_platform or step.disruptive):
             # Before the first change: from now on a failure keeps the apps locked for a person.
             now = self.clock()
             m = await self._save(m.id, lambda m: setattr(m, "changed_platform_at", now))
-        checked = await self._ensure(m, self.ensures[m.step])
+        assert step.run is not None  # only gates have none (Method checks it)
+        checked = await self._ensure(m, method, step.run)
         if checked is None:
             return False
         m, outcome, told = checked
-        m = await self._apply(m, outcome, [notices.post(t) for t in told])
+        m = await self._apply(m, method, outcome, told)
         return isinstance(outcome, Done | Back) and m.status is Status.RUNNING
 
-    def _drift_due(self, m: Migration) -> bool:
+    def _drift_due(self, m: Migration, method: Method) -> bool:
         """On resume (first run in this process), and every poll interval while it matters."""
         last = self._drift_checked.get(m.id)
         now = time.monotonic()
         if last is not None and now - last < self.settings.migrate_poll_seconds:
             return False
-        if last is not None and m.step not in drift.WATCHED:
+        if last is not None and m.step not in method.watched:
             return False
         self._drift_checked[m.id] = now
         return True
 
-    async def _check_drift(self, ctx: StepContext) -> Outcome:
-        found = drift.drift(ctx.m, await reconcile.take(ctx.heroku, ctx.m))
-        if not found:
-            return Done("")
-        return Fail(
-            "Changed outside the bot: " + "; ".join(found) + ". The bot stopped rather than guess.",
-            "Put it back as it was, or decide what you want: "
-            + _hint_after(ctx.m)
-            + " Check `heroku pg:info` and `heroku ps` first.",
-        )
-
     async def _ensure(
-        self, m: Migration, ensure: Ensure
+        self, m: Migration, method: Method, ensure: Ensure
     ) -> tuple[Migration, Outcome, list[str]] | None:
         """Run an ensure with the engine's error handling; None if it will be retried later."""
         step = m.step
@@ -260,40 +265,41 @@ class Engine:
             clock=self.clock,
             save=lambda change: self._save(m.id, change),
         )
-        log.info("running step", extra={"step": step.value, "attempt": m.attempt})
+        log.info("running step", extra={"step": step, "attempt": m.attempt})
         try:
             outcome: Outcome = await ensure(ctx)
         except LeaseLost:
             raise
         except _TRANSIENT as exc:
-            await self._transient(ctx.migration, exc)
+            await self._transient(ctx.migration, method, exc)
             return None
         except HerokuAPIError as exc:
             refused = escape(f"{exc.message} ({exc.id or exc.status})")
             outcome = Fail(
-                self.scrub(f"Heroku refused {step.value}: {refused}."), _hint_after(ctx.migration)
+                self.scrub(f"Heroku refused {step}: {refused}."), _hint_after(method, ctx.migration)
             )
         except HerokuError as exc:
-            await self._transient(ctx.migration, exc)
+            await self._transient(ctx.migration, method, exc)
             return None
         except Exception:
             ref = secrets.token_hex(4)
-            log.exception("step crashed", extra={"step": step.value, "ref": ref})
+            log.exception("step crashed", extra={"step": step, "ref": ref})
             outcome = Fail(
-                f"An internal error stopped {step.value} (reference {ref} in the bot's logs).",
-                _hint_after(ctx.migration),
+                f"An internal error stopped {step} (reference {ref} in the bot's logs).",
+                _hint_after(method, ctx.migration),
             )
         return ctx.migration, outcome, ctx.notices
 
-    async def _transient(self, m: Migration, exc: Exception) -> bool:
+    async def _transient(self, m: Migration, method: Method, exc: Exception) -> bool:
         attempt = m.attempt + 1
         text = self.scrub(_describe(exc))
         if attempt >= decisions.MAX_ATTEMPTS:
             await self._apply(
                 m,
+                method,
                 Fail(
-                    f"{m.step.value} kept failing after {attempt} attempts: {text}",
-                    _hint_after(m),
+                    f"{m.step} kept failing after {attempt} attempts: {text}",
+                    _hint_after(method, m),
                 ),
             )
             return False
@@ -310,24 +316,27 @@ class Engine:
         await self._save(
             m.id,
             retry,
-            self._event(m, "step_retry", step=m.step.value, attempt=attempt, error=text),
+            self._event(m, "step_retry", step=m.step, attempt=attempt, error=text),
         )
-        log.warning(
-            "step will be retried", extra={"step": m.step.value, "error": text, "delay": delay}
-        )
+        log.warning("step will be retried", extra={"step": m.step, "error": text, "delay": delay})
         return False
 
     async def _apply(
-        self, m: Migration, outcome: Outcome, extra: list[Notice] | None = None
+        self, m: Migration, method: Method, outcome: Outcome, told: list[str] | None = None
     ) -> Migration:
         step = m.step
         now = self.clock()
-        extra = extra or []
+        hooks = self.hooks
+        said = told or []
+
+        def extra(m: Migration) -> list[Notice]:
+            return [n for text in said for n in hooks.told(m, text)]
+
         if isinstance(outcome, Wait):
             delay = (
                 outcome.after if outcome.after is not None else self.settings.migrate_poll_seconds
             )
-            if m.maintenance_on_at is not None and m.maintenance_off_at is None:
+            if m.down:
                 # The app is down: every second counts more than a few extra API calls.
                 delay = min(delay, DOWNTIME_POLL_SECONDS)
 
@@ -335,34 +344,25 @@ class Engine:
                 m.next_run_at = now.timestamp() + delay
                 m.attempt = 0
                 m.error = None
-                if outcome.note and outcome.note != m.marks.get("waiting"):
-                    m.marks["waiting"] = outcome.note
-                    notices.refresh(m)  # the runbook message shows what the step waits for
+                if outcome.note and outcome.note != m.waiting:
+                    m.waiting = outcome.note
+                    hooks.changed(m)  # the runbook message shows what the step waits for
 
-            return await self._save(m.id, wait, notices=(lambda m: extra) if extra else None)
+            return await self._save(m.id, wait, notices=extra if said else None)
         if isinstance(outcome, Back):
             voided: list[Approval] = []
 
             def back(m: Migration) -> None:
-                voided[:] = decisions.step_back(m, outcome.to, outcome.reason, now)
-                notices.refresh(m)
+                voided[:] = decisions.step_back(method, m, outcome.to, outcome.reason, now)
+                hooks.changed(m)
 
             def told_back(m: Migration) -> list[Notice]:
-                return [
-                    *extra,
-                    notices.post(
-                        f":warning: Back to *{STEPS[outcome.to].title}*: {outcome.reason}. "
-                        "Any approval given for what follows is void."
-                    ),
-                    *(notices.approval_closed(m, a) for a in voided),
-                ]
+                return [*extra(m), *hooks.stepped_back(m, outcome.to, outcome.reason, voided)]
 
             return await self._save(
                 m.id,
                 back,
-                self._event(
-                    m, "stepped_back", step=step.value, to=outcome.to.value, reason=outcome.reason
-                ),
+                self._event(m, "stepped_back", step=step, to=outcome.to, reason=outcome.reason),
                 notices=told_back,
             )
         if isinstance(outcome, Fail):
@@ -370,75 +370,66 @@ class Engine:
             def fail(m: Migration) -> None:
                 m.status = Status.FAILED
                 m.error = outcome.error
-                m.marks["hint"] = outcome.hint
+                m.hint = outcome.hint
                 if m.ended:  # nothing was changed: the apps are free again
                     m.finished_at = now
-                notices.refresh(m)
+                hooks.changed(m)
 
             return await self._save(
                 m.id,
                 fail,
-                self._event(m, "step_failed", step=step.value, error=outcome.error),
-                notices=lambda m: [*extra, notices.failed(m, outcome.error, outcome.hint)],
+                self._event(m, "step_failed", step=step, error=outcome.error),
+                notices=lambda m: [*extra(m), *hooks.failed(m, outcome.error, outcome.hint)],
             )
-        nxt = decisions.next_step(step)
+        nxt = decisions.next_step(method, step)
 
         def done(m: Migration) -> None:
             m.completed[step] = now
             m.step_notes[step] = cut(outcome.note, NOTE_LIMIT)
             m.attempt = 0
             m.error = None
-            m.marks.pop("waiting", None)
-            notices.refresh(m)
+            m.waiting = None
+            hooks.changed(m)
             if nxt is None:
-                m.status = decisions.ending_status(m, step)
+                m.status = decisions.ending_status(method, m, step)
                 m.finished_at = now
             else:
                 m.step = nxt
                 m.next_run_at = now.timestamp()
 
-        def told(m: Migration) -> list[Notice]:
+        def told_done(m: Migration) -> list[Notice]:
             # The runbook message shows the step done; a new message only where people act.
-            return [*extra, notices.finished(m)] if m.ended else extra
+            return [*extra(m), *hooks.finished(m)] if m.ended else extra(m)
 
         return await self._save(
             m.id,
             done,
-            self._event(m, "step_done", step=step.value, note=outcome.note, **self._cause(m, step)),
-            notices=told,
+            self._event(m, "step_done", step=step, note=outcome.note, **_cause(method, m, step)),
+            notices=told_done,
         )
 
-    @staticmethod
-    def _cause(m: Migration, step: StepName) -> dict[str, str]:
-        """Who caused a disruptive step: whoever cancelled, or approved the gate before it."""
-        if step in _ABORT_STEPS:
-            return {"caused_by": m.cancel_requested_by or ""}
-        gate = decisions.gate_before(step)
-        if not STEPS[step].disruptive or gate is None:
-            return {}
-        approval = m.approvals.get(gate)
-        if approval is None or approval.decided_by is None:  # promote approved with maintenance
-            approval = m.approvals.get(StepName.APPROVE_MAINTENANCE)
-        return {"caused_by": approval.decided_by} if approval and approval.decided_by else {}
-
-    async def _gate(self, m: Migration) -> bool:
+    async def _gate(self, m: Migration, method: Method) -> bool:
         gate = m.step
-        check = GATE_CHECKS.get(gate)
+        check = method.step(gate).check
         if check is not None:
-            checked = await self._ensure(m, check)
+            checked = await self._ensure(m, method, check)
             if checked is None:
                 return False
             m, verdict, _ = checked
             if not isinstance(verdict, Done):
-                await self._apply(m, verdict)
+                await self._apply(m, method, verdict)
                 return isinstance(verdict, Back)
         now = self.clock()
         approval = m.approvals.get(gate)
-        if gate is StepName.APPROVE_PROMOTE and m.promote_approved:
-            await self._apply(m, Done("approved together with maintenance"))
+        if gate in m.pre_approved:
+            earlier = _approved_with(method, gate)
+            with_what = (
+                earlier.title.removeprefix("Approve ").lower() if earlier else "an earlier gate"
+            )
+            await self._apply(m, method, Done(f"approved together with {with_what}"))
             return True
         if approval is not None and approval.decision is Decision.APPROVED:
-            await self._apply(m, Done(f"approved by <@{approval.decided_by}>"))
+            await self._apply(m, method, Done(f"approved by <@{approval.decided_by}>"))
             return True
         expired: Approval | None = None
         if approval is not None and approval.decision is None and now >= approval.expires_at:
@@ -448,26 +439,32 @@ class Engine:
             fresh = decisions.new_approval(
                 m, gate, secrets.token_urlsafe(9), now, self.settings.migrate_approval_ttl_seconds
             )
+            hooks = self.hooks
 
             def request(m: Migration) -> None:
                 if expired is not None:
                     m.approvals[gate] = expired
-                    m.notes.append(f"{gate.value} request expired at {now:%H:%M:%S} UTC")
+                    # One note per gate, however often its requests expire: the record
+                    # stays small while a migration waits for days.
+                    said = f"{gate} request expired"
+                    m.notes = [n for n in m.notes if not n.startswith(said)]
+                    m.notes.append(f"{said} (last at {now:%H:%M:%S} UTC)")
                 m.approvals[gate] = fresh
                 m.status = Status.AWAITING_APPROVAL
                 m.next_run_at = fresh.expires_at.timestamp()
-                notices.refresh(m)
+                hooks.changed(m)
 
-            def told(m: Migration) -> list[Notice]:
-                closed = [notices.approval_closed(m, expired)] if expired is not None else []
-                return [*closed, notices.approval(m, fresh)]
-
-            events = [self._event(m, "approval_requested", gate=gate.value)]
+            events = [self._event(m, "approval_requested", gate=gate)]
             if expired is not None:
-                events.insert(0, self._event(m, "approval_expired", gate=gate.value))
-            m = await self._save(m.id, request, *events, notices=told)
+                events.insert(0, self._event(m, "approval_expired", gate=gate))
+            m = await self._save(
+                m.id,
+                request,
+                *events,
+                notices=lambda m: hooks.gate_opened(m, fresh, expired),
+            )
         if check is not None:
-            # Keep checking while people decide: a promote approval is void if lag rises.
+            # Keep checking while people decide: an approval holds only while its reason does.
             look_again = min(
                 self.clock().timestamp() + self.settings.migrate_poll_seconds,
                 m.approvals[gate].expires_at.timestamp(),
@@ -476,13 +473,51 @@ class Engine:
         return False
 
 
-def _hint_after(m: Migration) -> str:
-    if decisions.past_promote(m):
+def _approved_with(method: Method, gate: str) -> Step | None:
+    """The earlier gate that may approve `gate` together with itself."""
+    return next((s for s in method.runbook if s.approves_with == gate), None)
+
+
+def _cause(method: Method, m: Migration, step: str) -> dict[str, str]:
+    """Who caused a disruptive step: whoever cancelled, or approved the gate before it."""
+    if method.aborting(step):
+        return {"caused_by": m.cancel_requested_by or ""}
+    gate = decisions.gate_before(method, step)
+    if not method.step(step).disruptive or gate is None:
+        return {}
+    approval = m.approvals.get(gate)
+    earlier = _approved_with(method, gate)
+    if (approval is None or approval.decided_by is None) and earlier is not None:
+        approval = m.approvals.get(earlier.name)  # approved together with the earlier gate
+    return {"caused_by": approval.decided_by} if approval and approval.decided_by else {}
+
+
+def _drift_check(method: Method) -> Ensure:
+    """The method's drift as a step: Done when nothing changed, a Fail naming what did."""
+
+    async def check(ctx: StepContext) -> Outcome:
+        assert method.drift is not None
+        found = await method.drift(ctx)
+        if not found:
+            return Done("")
+        return Fail(
+            "Changed outside the bot: " + "; ".join(found) + ". The bot stopped rather than guess.",
+            "Put it back as it was, or decide what you want: "
+            + _hint_after(method, ctx.m)
+            + " Check `heroku pg:info` and `heroku ps` first.",
+        )
+
+    return check
+
+
+def _hint_after(method: Method, m: Migration) -> str:
+    if decisions.past_no_return(method, m):
         return (
             f"The app already runs on the new database; the bot does not roll back. Fix the cause, "
             f"check `heroku pg:info -a {m.promote_app}`, and finish the remaining steps by hand."
         )
-    return f"`/migrate cancel {m.id}` puts the app back as it was and removes the follower."
+    undo = ", ".join(s.title.lower() for s in method.abort)
+    return f"`/migrate cancel {m.id}` puts the app back as it was ({undo})."
 
 
 def _describe(exc: Exception) -> str:

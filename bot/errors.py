@@ -1,13 +1,14 @@
 """Errors the bot answers the person who asked with (ephemerally), changing nothing.
 
-Refused        the request cannot be done as asked; the message says why and what to do
- └── AccessDenied  the clicker may not operate the app on Heroku (MIGRATE_HEROKU_ACCESS_CHECK)
+Their place in the one error tree is drawn in `state.errors`.
 """
 
 from __future__ import annotations
 
+from state.errors import MigrateError
 
-class Refused(Exception):
+
+class Refused(MigrateError):
     """The request cannot be done as asked; `reason` (mrkdwn) is shown to the person."""
 
     def __init__(self, reason: str) -> None:

@@ -69,7 +69,8 @@ class JsonFormatter(logging.Formatter):
             entry["migration"] = migration
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key != "migration" and not key.startswith("_"):
-                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+                plain = isinstance(value, int | float | bool | None | dict | list)
+                entry[key] = value if plain else str(value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return self._scrub(json.dumps(entry, default=str))

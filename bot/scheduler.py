@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.engine import Engine
-from bot.notify import Deliverer
+from bot.slack.deliver import Deliverer
 
 
 def build(engine: Engine, deliverer: Deliverer, poll_seconds: float) -> AsyncIOScheduler:

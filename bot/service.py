@@ -5,21 +5,22 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from bot import decisions, notices
+from bot import decisions
 from bot.access import ApproverAccess
-from bot.assess import Assessment, Request, assess
 from bot.channels import ChannelCheck
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import Refused
 from bot.heroku import HerokuClient
-from bot.notify import Deliverer
-from handlers.parse import PlanCommand, StartCommand
-from state.models import AuditEvent, Decision, Migration, Notice
-from state.repository import Repository, TransitionRefused
+from bot.hooks import Hooks
+from bot.methods import REGISTRY
+from bot.methods.base import Method, PlanContext, PlanReport, PlanRequest
+from state.errors import TransitionRefused
+from state.models import AuditEvent, Decision, Migration, NewDatabase, Notice
+from state.repository import Repository
 
 log = logging.getLogger("migrate_bot.service")
 
@@ -42,9 +43,10 @@ class MigrationService:
         repo: Repository,
         heroku: HerokuClient,
         engine: Engine,
-        deliverer: Deliverer,
+        hooks: Hooks,
         settings: Settings,
         *,
+        methods: Mapping[str, Method] = REGISTRY,
         access: ApproverAccess | None = None,
         channels: ChannelCheck | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -52,24 +54,28 @@ class MigrationService:
         self.repo = repo
         self.heroku = heroku
         self.engine = engine
-        self.deliverer = deliverer
+        self.hooks = hooks
+        self.methods = methods
         self.settings = settings
         self.access = access
         self.channels = channels
         self.clock = clock
 
-    async def start(self, cmd: StartCommand, *, user: str, channel: str) -> Migration:
+    async def start(
+        self, request: PlanRequest, method: str, *, user: str, channel: str
+    ) -> Migration:
         """Check what can be checked, then create the migration (taking every app's lock).
 
         Refused (nothing created, nothing locked) when the bot could not post the thread, or
-        when the platform already says the migration cannot run.
+        when the method's plan already says the migration cannot run.
         """
         channel = self.settings.migrate_channel or channel
         if self.channels is not None:
             problem = await self.channels.problem(channel)
             if problem is not None:
                 raise Refused(problem)
-        found = await self._assess(cmd)
+        chosen = self._method(method)
+        found = await self.plan(request, method)
         if found.blockers:
             raise Refused(
                 "Not started; nothing was changed:\n" + "\n".join(f"• {b}" for b in found.blockers)
@@ -77,15 +83,17 @@ class MigrationService:
         migration_id = new_id()
         m = Migration(
             id=migration_id,
-            app=cmd.app,
-            target_app=cmd.target_app,
-            plan=cmd.plan,
-            source=cmd.source,
-            method=cmd.method,
-            pg_version=cmd.version,
+            method=chosen.name,
+            app=request.app,
+            target_app=request.target_app,
+            plan=request.plan,
+            source=request.source,
+            pg_version=request.version,
             requested_by=user,
             channel=channel,
-            follower_name=f"{migration_id}-{cmd.plan.split(':', 1)[-1]}",
+            step=chosen.runbook[0].name,
+            new=NewDatabase(name=f"{migration_id}-{request.plan.split(':', 1)[-1]}"),
+            data=chosen.new_data(),
             shared_apps=found.shared_apps,
             created_at=self.clock(),
         )
@@ -97,6 +105,7 @@ class MigrationService:
                 actor=user,
                 at=self.clock(),
                 detail={
+                    "method": m.method,
                     "app": m.app,
                     "plan": m.plan,
                     "source": m.source,
@@ -104,28 +113,30 @@ class MigrationService:
                     "shared_apps": ",".join(m.shared_apps),
                 },
             ),
-            [notices.thread()],
+            self.hooks.opened(m),
         )
-        self.deliverer.kick(m.id)
+        self.hooks.wake(m.id)
         self.engine.kick(m.id)
         return m
 
     async def cancel(self, migration_id: str, *, user: str) -> Migration:
         now = self.clock()
+        hooks = self.hooks
 
         def cancel(m: Migration) -> Migration:
-            m = decisions.cancel(m, user, now)
-            notices.refresh(m)
+            m = decisions.cancel(self._method(m.method), m, user, now)
+            hooks.changed(m)
             return m
 
         def told(m: Migration) -> list[Notice]:
             # The runbook message shows the abort; the closed requests say who cancelled.
             closed = [
-                notices.approval_closed(m, a)
+                n
                 for a in m.approvals.values()
                 if a.decision is Decision.CANCELLED and a.decided_at == now
+                for n in hooks.gate_closed(m, a)
             ]
-            return [*closed, *([notices.finished(m)] if m.ended else [])]
+            return [*closed, *(hooks.finished(m) if m.ended else [])]
 
         m = await self.repo.update(
             migration_id,
@@ -133,7 +144,7 @@ class MigrationService:
             audit=[AuditEvent(migration_id=migration_id, event="cancel", actor=user, at=now)],
             notices=told,
         )
-        self.deliverer.kick(m.id)
+        self.hooks.wake(m.id)
         self.engine.kick(m.id)
         return m
 
@@ -157,16 +168,19 @@ class MigrationService:
                         event="approval_refused",
                         actor=click.user,
                         at=self.clock(),
-                        detail={"gate": click.gate.value, "reason": exc.reason},
+                        detail={"gate": click.gate, "reason": exc.reason},
                     )
                 )
                 raise TransitionRefused(exc.reason) from None
         now = self.clock()
         event = "approved" if click.approve else "rejected"
+        hooks = self.hooks
 
         def decide(m: Migration) -> Migration:
-            m = decisions.apply_click(m, click, now, is_approver=is_approver)
-            notices.refresh(m)
+            m = decisions.apply_click(
+                self._method(m.method), m, click, now, is_approver=is_approver
+            )
+            hooks.changed(m)
             return m
 
         m = await self.repo.update(
@@ -178,15 +192,15 @@ class MigrationService:
                     event=event,
                     actor=click.user,
                     at=now,
-                    detail={"gate": click.gate.value, "with_promote": click.with_promote},
+                    detail={"gate": click.gate, "with_next": click.with_next},
                 )
             ],
             notices=lambda m: [
-                notices.approval_closed(m, m.approvals[click.gate]),
-                *([notices.finished(m)] if m.ended else []),
+                *hooks.gate_closed(m, m.approvals[click.gate]),
+                *(hooks.finished(m) if m.ended else []),
             ],
         )
-        self.deliverer.kick(m.id)
+        self.hooks.wake(m.id)
         self.engine.kick(m.id)
         return m
 
@@ -196,22 +210,21 @@ class MigrationService:
     async def recent(self, limit: int = 10) -> list[Migration]:
         return await self.repo.recent(limit)
 
-    async def plan(self, cmd: PlanCommand) -> Assessment:
-        """Read the platform and say what `start` would do; changes nothing."""
-        return await self._assess(cmd)
-
-    async def _assess(self, cmd: PlanCommand) -> Assessment:
-        request = Request(
-            app=cmd.app,
-            plan=cmd.plan,
-            source=cmd.source,
-            target_app=cmd.target_app,
-            version=cmd.version,
-        )
-        found = await assess(self.heroku, request, own_app=self.settings.heroku_app_name)
+    async def plan(self, request: PlanRequest, method: str) -> PlanReport:
+        """Ask the method what `start` would do; changes nothing."""
+        chosen = self._method(method)
+        found = await chosen.plan(PlanContext(self.heroku, self.settings), request)
         if self.settings.dyno and not self.settings.heroku_app_name:
             found.warnings.append(OWN_APP_UNKNOWN)
         return found
+
+    def _method(self, name: str) -> Method:
+        method = self.methods.get(name)
+        if method is None:
+            raise Refused(
+                f"This bot does not know the method `{name}`; it knows {', '.join(self.methods)}."
+            )
+        return method
 
 
 OWN_APP_UNKNOWN = (

@@ -12,8 +12,7 @@ from handlers import actions, commands
 from handlers.middleware import roles_middleware
 
 if TYPE_CHECKING:
-    # Only for annotations: importing the service here closes the cycle
-    # bot.engine -> bot.notices -> handlers.render -> handlers -> bot.service -> bot.engine.
+    # The service is handed in by `bot.app`; handlers only call it.
     from bot.service import MigrationService
 
 

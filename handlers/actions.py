@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.decisions import Click
-from bot.runbook import GATES
+from bot.methods import all_gates
+from bot.slack.render import APPROVE, REJECT
 from handlers.middleware import roles_of, user_of
-from handlers.render import APPROVE, REJECT
-from state.models import StepName
-from state.repository import StateError, TransitionRefused
+from state.errors import StateError, TransitionRefused
 
 if TYPE_CHECKING:
-    # Only for annotations: importing the service here closes the cycle
-    # bot.engine -> bot.notices -> handlers.render -> handlers -> bot.service -> bot.engine.
+    # The service is handed in by `bot.app`; handlers only call it.
     from bot.service import MigrationService
 
 log = logging.getLogger("migrate_bot.handlers")
@@ -47,17 +45,17 @@ def parse_click(action_id: str, value: object, user: object) -> Click:
     migration_id, gate, nonce = data.get("m"), data.get("g"), data.get("n")
     if not (isinstance(migration_id, str) and _ID.match(migration_id)):
         raise BadClick("bad migration id")
-    if gate not in {g.value for g in GATES}:
+    if not isinstance(gate, str) or gate not in all_gates():
         raise BadClick("bad gate")
     if not (isinstance(nonce, str) and _NONCE.match(nonce)):
         raise BadClick("bad nonce")
     return Click(
         migration_id=migration_id,
-        gate=StepName(gate),
+        gate=gate,
         nonce=nonce,
         user=user,
         approve=action_id == APPROVE,
-        with_promote=data.get("p") == 1,
+        with_next=data.get("p") == 1,
     )
 
 
@@ -125,7 +123,7 @@ def register(app: AsyncApp, service: MigrationService) -> None:
         verb = "Approved" if click.approve else "Rejected"
         log.info(
             "decision recorded",
-            extra={"migration": m.id, "gate": click.gate.value, "decision": verb},
+            extra={"migration": m.id, "gate": click.gate, "decision": verb},
         )
 
     app.action(APPROVE)(decide)

@@ -10,7 +10,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.errors import Refused
 from bot.logs import Scrubber
-from handlers import render
+from bot.methods import REGISTRY
+from bot.methods.base import PlanRequest
+from bot.slack import render
 from handlers.middleware import RolesLookup, roles_of
 from handlers.parse import (
     USAGE,
@@ -23,11 +25,10 @@ from handlers.parse import (
     StatusCommand,
     parse_command,
 )
-from state.repository import StateError
+from state.errors import StateError
 
 if TYPE_CHECKING:
-    # Only for annotations: importing the service here closes the cycle
-    # bot.engine -> bot.notices -> handlers.render -> handlers -> bot.service -> bot.engine.
+    # The service is handed in by `bot.app`; handlers only call it.
     from bot.service import MigrationService
 
 log = logging.getLogger("migrate_bot.handlers")
@@ -53,6 +54,16 @@ def _help() -> Reply:
     }
 
 
+def _request(cmd: PlanCommand) -> PlanRequest:
+    return PlanRequest(
+        app=cmd.app,
+        plan=cmd.plan,
+        source=cmd.source,
+        target_app=cmd.target_app,
+        version=cmd.version,
+    )
+
+
 def _blocks(text: str, blocks: list[render.Block]) -> Reply:
     return {"response_type": "ephemeral", "text": text, "blocks": blocks}
 
@@ -70,15 +81,18 @@ def register(app: AsyncApp, service: MigrationService, scrub: Scrubber) -> None:
                 if refusal is not None:
                     return _error(refusal)
             if isinstance(cmd, StartCommand):
-                m = await service.start(cmd, user=user, channel=channel)
+                m = await service.start(_request(cmd), cmd.method, user=user, channel=channel)
                 return {
                     "response_type": "ephemeral",
                     "text": f"Started *{m.id}*: {render.title_md(m)}. Progress and approvals "
                     f"follow in its thread in <#{m.channel}>.",
                 }
             if isinstance(cmd, PlanCommand):
-                report = await service.plan(cmd)
-                return _blocks(f"Plan for {cmd.app}", render.plan(report))
+                request = _request(cmd)
+                report = await service.plan(request, cmd.method)
+                return _blocks(
+                    f"Plan for {cmd.app}", render.plan(REGISTRY[cmd.method], request, report)
+                )
             if isinstance(cmd, StatusCommand):
                 if cmd.migration_id is None:
                     active = [m for m in await service.recent(20) if not m.ended]

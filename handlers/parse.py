@@ -10,9 +10,18 @@ import difflib
 import html
 import re
 import unicodedata
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.methods import REGISTRY
 
 USAGE = """\
 /migrate help
@@ -23,9 +32,9 @@ USAGE = """\
 /migrate cancel ID"""
 
 MAX_LENGTH = 500
-SUPPORTED_METHODS = ("changeover",)
-# The roads DESIGN.md names; those not in SUPPORTED_METHODS are refused with what to do today.
-KNOWN_METHODS = ("changeover", "upgrade", "advanced", "dump-restore")
+SUPPORTED_METHODS = tuple(REGISTRY)
+# The roads DESIGN.md names; those not yet registered are refused with what to do today.
+KNOWN_METHODS = tuple(dict.fromkeys((*SUPPORTED_METHODS, "upgrade", "advanced", "dump-restore")))
 _BY_HAND = {
     "upgrade": "Heroku's `heroku pg:upgrade:run` on a follower does it by hand",
     "advanced": "Heroku's `heroku data:pg:migrate` does it by hand",
@@ -62,10 +71,17 @@ class PlanCommand(_Command):
     app: AppName
     plan: PlanName
     source: SourceName = "DATABASE"
-    method: Literal["changeover"] = "changeover"
+    method: str = "changeover"
     target_app: AppName | None = None
     # `--version N`: the PostgreSQL major version wanted on the new database.
     version: MajorVersion | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in REGISTRY:
+            raise ValueError(f"method must be one of {', '.join(REGISTRY)}")
+        return value
 
     @model_validator(mode="after")
     def _target_app_differs(self) -> Self:
@@ -357,21 +373,21 @@ def _source(value: str, usage: str) -> str:
     return stem if stem else upper
 
 
-def _method(value: str, usage: str) -> Literal["changeover"]:
+def _method(value: str, usage: str) -> str:
     method = value.lower()
+    if method in SUPPORTED_METHODS:
+        return method
     if method in _BY_HAND:
         raise CommandError(
             f"--method {method} is not available in this version of migrate-bot "
             f"({_BY_HAND[method]}). Available: {', '.join(SUPPORTED_METHODS)}.",
             usage,
         )
-    if method != "changeover":
-        raise CommandError(
-            f"--method {_shown(value)} is not a method{_did_you_mean(method, KNOWN_METHODS)}; "
-            f"available: {', '.join(SUPPORTED_METHODS)}.",
-            usage,
-        )
-    return "changeover"
+    raise CommandError(
+        f"--method {_shown(value)} is not a method{_did_you_mean(method, KNOWN_METHODS)}; "
+        f"available: {', '.join(SUPPORTED_METHODS)}.",
+        usage,
+    )
 
 
 def _version(value: str, usage: str) -> str:

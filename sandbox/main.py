@@ -64,7 +64,7 @@ class Reporter:
                     raw = r.get(keys.migration(migration_id))
                     if raw is None:
                         continue
-                    m = Migration.model_validate_json(raw)
+                    m = Migration.from_stored(raw)
                     if m.ended:
                         self.report(m)
 
@@ -75,15 +75,15 @@ class Reporter:
             return world.config_vars(app)["DATABASE_URL"]
 
         window = None
-        if m.maintenance_on_at and m.maintenance_off_at:
-            window = (m.maintenance_on_at.timestamp(), m.maintenance_off_at.timestamp())
+        if m.window.on_at and m.window.off_at:
+            window = (m.window.on_at.timestamp(), m.window.off_at.timestamp())
         # Give writers that resumed after the window a moment, so "after" is not empty.
         time.sleep(1.0)
         report = check_loss(
             self.demo.ledger,
             lambda: self.stack.heroku.call(database_url),
             window=window,
-            moved=m.promoted_at is not None,
+            moved=m.window.promoted_at is not None,
         )
         self.reports[m.id] = report
         verdict = "no row lost" if not report.missing else f"{len(report.missing)} ROWS LOST"

@@ -144,11 +144,11 @@ class Stack:
         return found
 
     def gate_button(
-        self, gate: str, *, with_promote: bool = False
+        self, gate: str, *, with_next: bool = False
     ) -> tuple[Message, dict[str, Any]] | None:
         for message, element in reversed(self.buttons()):
             value = json.loads(element["value"])
-            if value["g"] == gate and bool(value["p"]) == with_promote:
+            if value["g"] == gate and bool(value["p"]) == with_next:
                 return message, element
         return None
 

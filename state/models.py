@@ -1,4 +1,9 @@
-"""The durable shape of a migration, stored in Redis as JSON.
+"""The durable shape of a migration, stored in Redis as JSON: an envelope and its method's data.
+
+The envelope holds what every method shares: who asked for what, where the runbook stands,
+the approvals, the Slack thread, and what the shared steps (the window, promote, followers,
+destroy) record about the platform. `data` is the method's own typed record; its class is
+found by its `kind` among the registered ones (`register_data`), so a method is one folder.
 
 Nothing here may hold a secret: database URLs, tokens and passwords never enter these models.
 """
@@ -7,9 +12,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+
+from state import legacy
 
 
 def utcnow() -> datetime:
@@ -33,32 +40,6 @@ class Status(StrEnum):
         return self in (Status.CANCELLED, Status.REJECTED, Status.COMPLETED)
 
 
-class StepName(StrEnum):
-    """The steps of the follower changeover, then the abort path."""
-
-    PREFLIGHT = "preflight"
-    CREATE_FOLLOWER = "create_follower"
-    WAIT_AVAILABLE = "wait_available"
-    WAIT_CAUGHT_UP = "wait_caught_up"
-    APPROVE_MAINTENANCE = "approve_maintenance"
-    MAINTENANCE_ON = "maintenance_on"
-    SCALE_DOWN = "scale_down"
-    WAIT_ZERO_LAG = "wait_zero_lag"
-    APPROVE_PROMOTE = "approve_promote"
-    UNFOLLOW = "unfollow"
-    PROMOTE = "promote"
-    MOVE_ATTACHMENTS = "move_attachments"
-    SCALE_UP = "scale_up"
-    MAINTENANCE_OFF = "maintenance_off"
-    VERIFY = "verify"
-    RECREATE_FOLLOWERS = "recreate_followers"
-    APPROVE_DESTROY = "approve_destroy"
-    DESTROY_OLD = "destroy_old"
-    ABORT_SCALE_UP = "abort_scale_up"
-    ABORT_MAINTENANCE_OFF = "abort_maintenance_off"
-    ABORT_REMOVE_FOLLOWER = "abort_remove_follower"
-
-
 class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -71,9 +52,9 @@ class Decision(StrEnum):
 class Approval(BaseModel):
     """One approval request posted for a gate; a click is valid only against its nonce."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    gate: StepName
+    gate: str
     nonce: str
     requested_at: datetime
     expires_at: datetime
@@ -82,15 +63,71 @@ class Approval(BaseModel):
     decision: Decision | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
-    with_promote: bool = False
+    # Approved together with the gate that comes next (maintenance with promote).
+    with_next: bool = Field(default=False, alias="with_promote")
     void_reason: str | None = None
 
 
-class LagPoint(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class MethodData(BaseModel):
+    """A method's own record of one migration; subclasses set `kind` to their method's name.
 
-    at: float
-    behind_by: int
+    Read by a process that does not know the method (a tool, an older bot), it stays this
+    class, its fields kept as they are, so that writing it back loses nothing.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+
+    # Subclasses by kind, so that a stored record comes back as its method's own class.
+    types: ClassVar[dict[str, type[MethodData]]] = {}
+
+
+def register_data(model: type[MethodData]) -> type[MethodData]:
+    """Make `model` the class stored records of its `kind` are read as."""
+    kind = model.model_fields["kind"].default
+    if not isinstance(kind, str):
+        raise TypeError(f"{model.__name__}.kind needs a default: the method's name")
+    MethodData.types[kind] = model
+    return model
+
+
+class OldDatabase(BaseModel):
+    """The database being moved, as preflight found it."""
+
+    addon_id: str
+    name: str
+    app: str  # its billing app
+    plan: str
+    version: str | None = None
+    num_bytes: int | None = None
+
+
+class NewDatabase(BaseModel):
+    """The database the app ends on: named by the bot so it is found again after a crash."""
+
+    name: str
+    addon_id: str | None = None
+    attachment: str | None = None
+    requested_at: datetime | None = None
+
+
+class Window(BaseModel):
+    """What the window's shared steps recorded: the app as it was, and what they sent."""
+
+    formation: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # Set once the quantities were re-read just before scaling (never re-read after).
+    formation_final: bool = False
+    maintenance_before: dict[str, bool] = Field(default_factory=dict)
+    on_at: datetime | None = None
+    off_at: datetime | None = None
+    # Per app: when promote sent its DATABASE attach, whether a pooler followed, and the newest
+    # release before it (the releases after it are ours).
+    promote_sent: dict[str, str] = Field(default_factory=dict)
+    poolers: list[str] = Field(default_factory=list)
+    release_baseline: dict[str, int] = Field(default_factory=dict)
+    promoted_at: datetime | None = None
+    destroy_sent_at: datetime | None = None
 
 
 class FollowerMove(BaseModel):
@@ -128,84 +165,79 @@ class AttachmentMove(BaseModel):
 class Migration(BaseModel):
     """A migration's whole state; every change goes through one atomic Redis transition."""
 
+    # What was asked, by whom.
     id: str
+    method: str
     app: str
     target_app: str | None = None
     plan: str
     source: str = "DATABASE"
-    method: str = "changeover"
-    # `--version N`: the major version asked for (a changeover keeps the source's).
+    # `--version N`: the PostgreSQL major version asked for.
     pg_version: str | None = None
     requested_by: str
     channel: str
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    # Where the runbook stands.
     status: Status = Status.RUNNING
-    step: StepName = StepName.PREFLIGHT
+    step: str
     version: int = 0
     next_run_at: float = 0.0
     attempt: int = 0
     error: str | None = None
+    hint: str | None = None
+    waiting: str | None = None  # what the current step waits for, as it said
     cancel_requested_by: str | None = None
-
-    thread_ts: str | None = None
-    # Unused since the runbook message shows lag; kept so that older records still load.
-    progress_ts: str | None = None
-    # Slack ts of posted messages by key ("approval:<nonce>"), written back on delivery.
-    messages: dict[str, str] = Field(default_factory=dict)
-    # The runbook message (the thread's first) is re-rendered from the state when its revision
-    # is ahead of what Slack shows.
-    parent_rev: int = 0
-    parent_shown: int = 0
-    progress_rev: int = 0
-    progress_shown: int = 0
-
-    # What the platform looked like, recorded before the bot changed it.
-    source_addon_id: str | None = None
-    source_addon_name: str | None = None
-    source_app: str | None = None
-    source_plan: str | None = None
-    follower_name: str = ""
-    follower_addon_id: str | None = None
-    follower_attachment: str | None = None
-    formation: dict[str, dict[str, int]] = Field(default_factory=dict)
-    maintenance_before: dict[str, bool] = Field(default_factory=dict)
-    source_version: str | None = None
-    source_bytes: int | None = None
-    # Other apps the old database is attached to: a writer there is a forgotten worker, so
-    # they join the window (locked, in maintenance and at 0 with the app).
-    shared_apps: list[str] = Field(default_factory=list)
-    followers: list[FollowerMove] = Field(default_factory=list)
-    moves: list[AttachmentMove] = Field(default_factory=list)
-    # Per app, the newest release version before promote: the releases after it are ours.
-    release_baseline: dict[str, int] = Field(default_factory=dict)
+    rejected_gate: str | None = None  # the gate a second engineer rejected
+    approvals: dict[str, Approval] = Field(default_factory=dict)
+    pre_approved: list[str] = Field(default_factory=list)  # gates approved with an earlier one
+    completed: dict[str, datetime] = Field(default_factory=dict)
+    step_notes: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
     # Set before the first platform change; a migration that ends before it frees its apps.
     changed_platform_at: datetime | None = None
+    # Set when the point of no return was crossed (the promote request went out).
+    committed_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    # The Slack thread: its first message is the runbook, re-rendered when `parent_rev` is
+    # ahead of what Slack shows; posted messages' ts by key ("approval:<nonce>").
+    thread_ts: str | None = None
+    messages: dict[str, str] = Field(default_factory=dict)
+    parent_rev: int = 0
+    parent_shown: int = 0
     # A Slack error that stops delivery to the channel (not_in_channel, ...), once told.
     delivery_problem: str | None = None
 
-    maintenance_on_at: datetime | None = None
-    maintenance_off_at: datetime | None = None
-    promoted_at: datetime | None = None
-    finished_at: datetime | None = None
+    # The platform, as the shared steps keep it.
+    old: OldDatabase | None = None
+    new: NewDatabase
+    window: Window = Field(default_factory=Window)
+    # Other apps the old database is attached to: they join the window with the app.
+    shared_apps: list[str] = Field(default_factory=list)
+    followers: list[FollowerMove] = Field(default_factory=list)
+    moves: list[AttachmentMove] = Field(default_factory=list)
 
-    lag: list[LagPoint] = Field(default_factory=list)
-    promote_approved: bool = False
-    approvals: dict[StepName, Approval] = Field(default_factory=dict)
-    completed: dict[StepName, datetime] = Field(default_factory=dict)
-    # What each finished step reported, as the runbook message shows it.
-    step_notes: dict[StepName, str] = Field(default_factory=dict)
-    # The gate a second engineer rejected, which ended the migration.
-    rejected_gate: StepName | None = None
-    # In-step checkpoints ("the promote request was sent at ..."), so a re-run after a crash
-    # knows what it may already have done.
-    marks: dict[str, str] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
+    # The method's own record.
+    data: SerializeAsAny[MethodData]
+
+    @classmethod
+    def from_stored(cls, raw: str | bytes) -> Migration:
+        """A stored record, in today's shape or in the one before methods were plug-ins."""
+        return cls.model_validate(legacy.upgrade(raw))
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _method_data(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            model = MethodData.types.get(str(value.get("kind")), MethodData)
+            return model.model_validate(value)
+        return value
 
     @property
     def apps_down(self) -> list[str]:
-        """Apps whose writers are stopped for the changeover."""
+        """Apps whose writers are stopped for the window."""
         apps = [self.app] + ([self.target_app] if self.target_app else [])
         return apps + [a for a in self.shared_apps if a not in apps]
 
@@ -229,13 +261,13 @@ class Migration(BaseModel):
     @property
     def down(self) -> bool:
         """The app is in maintenance for this migration right now."""
-        return self.maintenance_on_at is not None and self.maintenance_off_at is None
+        return self.window.on_at is not None and self.window.off_at is None
 
     @property
     def downtime_seconds(self) -> float | None:
-        if self.maintenance_on_at is None or self.maintenance_off_at is None:
+        if self.window.on_at is None or self.window.off_at is None:
             return None
-        return (self.maintenance_off_at - self.maintenance_on_at).total_seconds()
+        return (self.window.off_at - self.window.on_at).total_seconds()
 
 
 class Notice(BaseModel):
@@ -251,7 +283,7 @@ class Notice(BaseModel):
     text: str = ""
     blocks: list[dict[str, Any]] | None = None
     nonce: str | None = None
-    gate: StepName | None = None
+    gate: str | None = None
 
 
 class AuditEvent(BaseModel):

@@ -1,17 +1,12 @@
 """Migrations in Redis: atomic transitions, per-app locks, leases and the audit stream.
 
-Errors::
-
-    StateError
-     ├── MigrationNotFound
-     ├── AppLocked          another migration holds the app (message names it and who asked)
-     ├── LeaseLost          this process no longer owns the migration; it must stop touching it
-     └── TransitionRefused  the change function refused (carries a user-facing reason)
+Its errors are in `state.errors` (the one error tree).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,47 +15,25 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from state import keys
-from state.models import AuditEvent, Migration, Notice
+from state.errors import AppLocked, LeaseLost, MigrationNotFound, StateError, TransitionRefused
+from state.models import AuditEvent, Migration, Notice, Status
 
-AUDIT_MAXLEN = 100_000
+log = logging.getLogger("migrate_bot.audit")
 
+# Redis is small (Heroku's mini Key-Value Store has 25 MB): the audit streams keep their newest
+# entries only, every entry also goes to the logs, and an ended migration's keys expire.
+AUDIT_MAXLEN = 5_000
+AUDIT_PER_MIGRATION = 1_000
+RETENTION_SECONDS = 30 * 24 * 3600
 
-class StateError(Exception):
-    """Base of every error this module raises."""
-
-
-class MigrationNotFound(StateError):
-    def __init__(self, migration_id: str) -> None:
-        super().__init__(f"No migration {migration_id}. `/migrate list` shows the recent ones.")
-        self.migration_id = migration_id
-
-
-class AppLocked(StateError):
-    def __init__(self, app: str, holder: Migration | None, holder_id: str) -> None:
-        who = f", started by <@{holder.requested_by}>" if holder else ""
-        stuck = holder is not None and holder.status.value == "failed"
-        state = " It stopped on a failure and still holds the app." if stuck else ""
-        super().__init__(
-            f"{app} is already being migrated by {holder_id}{who}.{state} One migration per app "
-            f"at a time: `/migrate status {holder_id}` shows where it is, and "
-            f"`/migrate cancel {holder_id}` ends it and frees {app} (before promote it puts the "
-            "app back as it was)."
-        )
-        self.app = app
-        self.holder_id = holder_id
-
-
-class LeaseLost(StateError):
-    def __init__(self, migration_id: str) -> None:
-        super().__init__(f"this process no longer holds the lease on {migration_id}")
-
-
-class TransitionRefused(StateError):
-    """A change function refused the transition; the reason is shown to the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = [
+    "AppLocked",
+    "LeaseLost",
+    "MigrationNotFound",
+    "Repository",
+    "StateError",
+    "TransitionRefused",
+]
 
 
 # Takes every lock or none: KEYS = lock keys..., migration, active, index, outbox, pending;
@@ -97,6 +70,20 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+def _log(events: Sequence[AuditEvent]) -> None:
+    """Every audit entry in the logs too (a log drain keeps what Redis trims)."""
+    for event in events:
+        log.info(
+            "audit",
+            extra={
+                "migration": event.migration_id,
+                "event": event.event,
+                "actor": event.actor,
+                "detail": event.detail,
+            },
+        )
 
 
 def _audit_fields(event: AuditEvent) -> dict[str, str]:
@@ -143,13 +130,19 @@ class Repository:
                 if await self._redis.get(keys.app_lock(app)) == holder:
                     locked_app = app
                     break
-            raise AppLocked(locked_app, await self.find(holder), holder)
+            held = await self.find(holder)
+            raise AppLocked(
+                locked_app,
+                holder,
+                requested_by=held.requested_by if held else None,
+                stuck=held is not None and held.status is Status.FAILED,
+            )
         await self.record(event)
         return migration
 
     async def find(self, migration_id: str) -> Migration | None:
         raw = await self._redis.get(keys.migration(migration_id))
-        return None if raw is None else Migration.model_validate_json(raw)
+        return None if raw is None else Migration.from_stored(raw)
 
     async def get(self, migration_id: str) -> Migration:
         found = await self.find(migration_id)
@@ -162,7 +155,10 @@ class Repository:
         if not ids:
             return []
         raws = await self._redis.mget([keys.migration(i) for i in ids])
-        return [Migration.model_validate_json(raw) for raw in raws if raw is not None]
+        expired = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+        if expired:
+            await self._redis.zrem(keys.index(), *expired)
+        return [Migration.from_stored(raw) for raw in raws if raw is not None]
 
     async def active_ids(self) -> list[str]:
         return sorted(await self._redis.smembers(keys.active()))
@@ -195,7 +191,7 @@ class Repository:
                         raise MigrationNotFound(migration_id)
                     if lease is not None and await pipe.get(keys.lease(migration_id)) != lease:
                         raise LeaseLost(migration_id)
-                    current = Migration.model_validate_json(raw)
+                    current = Migration.from_stored(raw)
                     changed = change(current.model_copy(deep=True))
                     new = changed.model_copy(
                         update={"version": current.version + 1, "updated_at": datetime.now(UTC)}
@@ -212,6 +208,10 @@ class Repository:
                     if release:
                         pipe.delete(*release)
                         pipe.srem(keys.active(), migration_id)
+                    if new.ended:
+                        # The thread and the logs keep the story; Redis forgets it in time.
+                        pipe.expire(key, RETENTION_SECONDS)
+                        pipe.expire(keys.audit_of(migration_id), RETENTION_SECONDS)
                     for event in audit:
                         self._queue_audit(pipe, event)
                     told = notices(new) if callable(notices) else notices
@@ -221,6 +221,7 @@ class Repository:
                     if pop_notice:
                         pipe.lpop(keys.outbox(migration_id))
                     await pipe.execute()
+                    _log(audit)
                     return new
                 except WatchError:
                     continue
@@ -272,6 +273,7 @@ class Repository:
             for event in events:
                 self._queue_audit(pipe, event)
             await pipe.execute()
+        _log(events)
 
     async def audit_trail(self, migration_id: str, count: int = 1000) -> list[AuditEvent]:
         entries = await self._redis.xrange(keys.audit_of(migration_id), count=count)
@@ -291,4 +293,9 @@ class Repository:
         fields = _audit_fields(event)
         # Both writes ride in the caller's MULTI, so a state change and its record commit together.
         pipe.xadd(keys.audit(), fields, maxlen=AUDIT_MAXLEN, approximate=True)
-        pipe.xadd(keys.audit_of(event.migration_id), fields, maxlen=AUDIT_MAXLEN, approximate=True)
+        pipe.xadd(
+            keys.audit_of(event.migration_id),
+            fields,
+            maxlen=AUDIT_PER_MIGRATION,
+            approximate=True,
+        )

@@ -4,27 +4,46 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from state.models import Approval, Migration, Status, StepName
+from bot.methods.changeover import ChangeoverData, StepName
+from state.models import Approval, Migration, NewDatabase, OldDatabase, Status
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def migration(**overrides: object) -> Migration:
+def migration(
+    *, new_addon_id: str | None = None, old_addon_id: str | None = None, **overrides: object
+) -> Migration:
+    """A changeover at preflight; `new_addon_id`/`old_addon_id` fill in its databases."""
     values: dict[str, object] = {
         "id": "mig-abc123",
+        "method": "changeover",
         "app": "shop",
         "plan": "heroku-postgresql:standard-2",
         "requested_by": "U0ALICE",
         "channel": "C0OPS",
-        "follower_name": "mig-abc123-standard-2",
+        "step": StepName.PREFLIGHT,
+        "new": NewDatabase(name="mig-abc123-standard-2"),
+        "data": ChangeoverData(),
         "created_at": T0,
     }
+    if new_addon_id is not None:
+        values["new"] = NewDatabase(name="mig-abc123-standard-2", addon_id=new_addon_id)
+    if old_addon_id is not None:
+        values["old"] = OldDatabase(
+            addon_id=old_addon_id,
+            name="postgresql-old-1234",
+            app="shop",
+            plan="heroku-postgresql:standard-0",
+        )
+    unknown = set(overrides) - set(Migration.model_fields)
+    if unknown:  # the model ignores unknown keys; a test must not
+        raise TypeError(f"Migration has no field {', '.join(sorted(unknown))}")
     values.update(overrides)
     return Migration.model_validate(values)
 
 
 def at_gate(
-    gate: StepName, *, nonce: str = "nonce-1", ttl: float = 3600, **overrides: object
+    gate: str, *, nonce: str = "nonce-1", ttl: float = 3600, **overrides: object
 ) -> Migration:
     m = migration(step=gate, status=Status.AWAITING_APPROVAL, **overrides)
     m.approvals[gate] = Approval(

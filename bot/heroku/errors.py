@@ -22,8 +22,10 @@ the path and Heroku's own error text only.
 
 from __future__ import annotations
 
+from state.errors import MigrateError
 
-class HerokuError(Exception):
+
+class HerokuError(MigrateError):
     """Base class of every error the Heroku client raises."""
 
 

@@ -7,15 +7,20 @@ from datetime import timedelta
 import pytest
 
 from bot import decisions
-from bot.decisions import Click, PromoteCheck
-from bot.runbook import ABORT, CHANGEOVER, GATES
-from state.models import Decision, Status, StepName
-from state.repository import TransitionRefused
+from bot.decisions import Click
+from bot.methods import REGISTRY
+from bot.methods.changeover import StepName
+from bot.methods.changeover.steps import PromoteCheck, promote_blockers
+from state.errors import TransitionRefused
+from state.models import Decision, Status
 from tests.factories import T0, at_gate, migration
+
+METHOD = REGISTRY["changeover"]
+CHANGEOVER, ABORT, GATES = METHOD.runbook, METHOD.abort, METHOD.gates
 
 
 def click(
-    gate: StepName, user: str = "U0BOB", *, approve: bool = True, nonce: str = "nonce-1", **kw: bool
+    gate: str, user: str = "U0BOB", *, approve: bool = True, nonce: str = "nonce-1", **kw: bool
 ) -> Click:
     return Click("mig-abc123", gate, nonce, user, approve, **kw)
 
@@ -23,7 +28,7 @@ def click(
 def test_the_changeover_runbook_has_the_steps_of_the_design_in_order() -> None:
     # DESIGN.md's sixteen steps, plus the two that leave nothing behind on the old database:
     # its other attachments move (in the window) and its followers are recreated (before destroy).
-    assert [s.name.value for s in CHANGEOVER] == [
+    assert [s.name for s in CHANGEOVER] == [
         "preflight",
         "create_follower",
         "wait_available",
@@ -47,11 +52,11 @@ def test_the_changeover_runbook_has_the_steps_of_the_design_in_order() -> None:
 
 def test_next_step_walks_each_runbook_and_ends_with_none() -> None:
     walked = [StepName.PREFLIGHT]
-    while (nxt := decisions.next_step(walked[-1])) is not None:
+    while (nxt := decisions.next_step(METHOD, walked[-1])) is not None:
         walked.append(nxt)
     assert walked == [s.name for s in CHANGEOVER]
-    assert decisions.next_step(ABORT[0].name) is ABORT[1].name
-    assert decisions.next_step(ABORT[-1].name) is None
+    assert decisions.next_step(METHOD, ABORT[0].name) == ABORT[1].name
+    assert decisions.next_step(METHOD, ABORT[-1].name) is None
 
 
 def test_every_disruptive_step_is_preceded_by_a_gate() -> None:
@@ -71,26 +76,28 @@ def test_approval_by_the_requester_is_refused_and_changes_nothing() -> None:
     before = m.model_copy(deep=True)
     with pytest.raises(TransitionRefused, match="two-person rule"):
         decisions.apply_click(
-            m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE"), T0, is_approver=True
+            METHOD, m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE"), T0, is_approver=True
         )
     assert m == before
 
 
 def test_approval_by_a_second_engineer_resumes_the_migration() -> None:
     m = at_gate(StepName.APPROVE_MAINTENANCE)
-    after = decisions.apply_click(m, click(StepName.APPROVE_MAINTENANCE), T0, is_approver=True)
+    after = decisions.apply_click(
+        METHOD, m, click(StepName.APPROVE_MAINTENANCE), T0, is_approver=True
+    )
     assert after.status is Status.RUNNING
     assert after.approvals[StepName.APPROVE_MAINTENANCE].decision is Decision.APPROVED
     assert after.approvals[StepName.APPROVE_MAINTENANCE].decided_by == "U0BOB"
-    assert not after.promote_approved
+    assert StepName.APPROVE_PROMOTE not in after.pre_approved
 
 
 def test_approving_maintenance_with_promote_pre_approves_the_promote_gate() -> None:
     m = at_gate(StepName.APPROVE_MAINTENANCE)
     after = decisions.apply_click(
-        m, click(StepName.APPROVE_MAINTENANCE, with_promote=True), T0, is_approver=True
+        METHOD, m, click(StepName.APPROVE_MAINTENANCE, with_next=True), T0, is_approver=True
     )
-    assert after.promote_approved
+    assert after.pre_approved == [StepName.APPROVE_PROMOTE]
 
 
 def test_a_user_who_is_not_an_approver_is_refused() -> None:
@@ -119,9 +126,11 @@ def test_a_click_with_an_old_nonce_is_stale() -> None:
 
 def test_a_second_approval_of_the_same_gate_is_refused() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE)
-    m = decisions.apply_click(m, click(StepName.APPROVE_PROMOTE), T0, is_approver=True)
+    m = decisions.apply_click(METHOD, m, click(StepName.APPROVE_PROMOTE), T0, is_approver=True)
     with pytest.raises(TransitionRefused, match="Already approved"):
-        decisions.apply_click(m, click(StepName.APPROVE_PROMOTE, "U0CAROL"), T0, is_approver=True)
+        decisions.apply_click(
+            METHOD, m, click(StepName.APPROVE_PROMOTE, "U0CAROL"), T0, is_approver=True
+        )
 
 
 def test_a_click_for_a_gate_the_migration_is_not_at_is_refused() -> None:
@@ -136,16 +145,20 @@ def test_a_click_for_a_gate_the_migration_is_not_at_is_refused() -> None:
 def test_rejecting_before_promote_starts_the_abort_path() -> None:
     m = at_gate(StepName.APPROVE_PROMOTE)
     after = decisions.apply_click(
-        m, click(StepName.APPROVE_PROMOTE, approve=False), T0, is_approver=True
+        METHOD, m, click(StepName.APPROVE_PROMOTE, approve=False), T0, is_approver=True
     )
     assert after.status is Status.ABORTING
-    assert after.step is StepName.ABORT_SCALE_UP
+    assert after.step == StepName.ABORT_SCALE_UP
 
 
 def test_the_requester_may_reject_their_own_migration() -> None:
     m = at_gate(StepName.APPROVE_MAINTENANCE)
     after = decisions.apply_click(
-        m, click(StepName.APPROVE_MAINTENANCE, "U0ALICE", approve=False), T0, is_approver=False
+        METHOD,
+        m,
+        click(StepName.APPROVE_MAINTENANCE, "U0ALICE", approve=False),
+        T0,
+        is_approver=False,
     )
     assert after.status is Status.ABORTING
 
@@ -153,7 +166,7 @@ def test_the_requester_may_reject_their_own_migration() -> None:
 def test_rejecting_the_destroy_keeps_the_old_database_and_completes() -> None:
     m = at_gate(StepName.APPROVE_DESTROY)
     after = decisions.apply_click(
-        m, click(StepName.APPROVE_DESTROY, approve=False), T0, is_approver=True
+        METHOD, m, click(StepName.APPROVE_DESTROY, approve=False), T0, is_approver=True
     )
     assert after.status is Status.COMPLETED
     assert any("keep the old database" in n for n in after.notes)
@@ -161,45 +174,45 @@ def test_rejecting_the_destroy_keeps_the_old_database_and_completes() -> None:
 
 def test_cancel_before_promote_aborts_and_puts_the_app_back() -> None:
     m = migration(step=StepName.WAIT_ZERO_LAG)
-    after = decisions.cancel(m, "U0ALICE", T0)
-    assert after.status is Status.ABORTING and after.step is StepName.ABORT_SCALE_UP
+    after = decisions.cancel(METHOD, m, "U0ALICE", T0)
+    assert after.status is Status.ABORTING and after.step == StepName.ABORT_SCALE_UP
 
 
 def test_cancel_after_promote_is_refused_while_the_bot_can_finish() -> None:
     m = migration(step=StepName.SCALE_UP)
     with pytest.raises(TransitionRefused, match="never rolls back"):
-        decisions.cancel(m, "U0ALICE", T0)
+        decisions.cancel(METHOD, m, "U0ALICE", T0)
 
 
 def test_cancel_once_the_promote_request_was_sent_is_refused() -> None:
-    m = migration(step=StepName.PROMOTE, marks={"promote_sent_at": T0.isoformat()})
+    m = migration(step=StepName.PROMOTE, committed_at=T0)
     with pytest.raises(TransitionRefused):
-        decisions.cancel(m, "U0ALICE", T0)
+        decisions.cancel(METHOD, m, "U0ALICE", T0)
 
 
 def test_cancel_of_a_finished_migration_is_refused() -> None:
     with pytest.raises(TransitionRefused, match=r"already ended \(completed\)"):
-        decisions.cancel(migration(status=Status.COMPLETED), "U0ALICE", T0)
+        decisions.cancel(METHOD, migration(status=Status.COMPLETED), "U0ALICE", T0)
 
 
 @pytest.mark.parametrize(
     ("check", "blocked"),
     [
-        (PromoteCheck(behind_by=0, is_follower=True, maintenance=True, running_dynos=0), False),
-        (PromoteCheck(behind_by=3, is_follower=True, maintenance=True, running_dynos=0), True),
-        (PromoteCheck(behind_by=None, is_follower=True, maintenance=True, running_dynos=0), True),
-        (PromoteCheck(behind_by=0, is_follower=True, maintenance=False, running_dynos=0), True),
-        (PromoteCheck(behind_by=0, is_follower=True, maintenance=True, running_dynos=1), True),
+        (PromoteCheck(behind_by=0, maintenance=True, running_dynos=0), False),
+        (PromoteCheck(behind_by=3, maintenance=True, running_dynos=0), True),
+        (PromoteCheck(behind_by=None, maintenance=True, running_dynos=0), True),
+        (PromoteCheck(behind_by=0, maintenance=False, running_dynos=0), True),
+        (PromoteCheck(behind_by=0, maintenance=True, running_dynos=1), True),
     ],
 )
 def test_promote_is_safe_only_at_lag_zero_in_maintenance_with_no_dyno_running(
     check: PromoteCheck, blocked: bool
 ) -> None:
-    assert bool(decisions.promote_blockers(check)) is blocked
+    assert bool(promote_blockers(check)) is blocked
 
 
 def test_an_unknown_lag_is_never_taken_as_zero() -> None:
-    reasons = decisions.promote_blockers(PromoteCheck(None, True, True, 0))
+    reasons = promote_blockers(PromoteCheck(None, True, 0))
     assert reasons == ["the follower's lag is unknown (no Behind By reported)"]
 
 

@@ -13,16 +13,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.engine import Engine
 from bot.heroku import HerokuClient
-from bot.notify import Deliverer
-from bot.outcomes import Done, Outcome, StepContext, Wait
-from state.models import AuditEvent, Status, StepName
+from bot.methods.base import Done, Kind, Method, Outcome, PlanReport, Step, StepContext, Wait
+from state.models import AuditEvent
 from state.redis import connect
 from state.repository import Repository
+from tests.bot.toy import Recorder, ToyData
 from tests.factories import migration
 
 
@@ -64,25 +63,36 @@ async def test_a_heartbeat_that_swallows_its_cancellation_does_not_hang_the_migr
     async def later(ctx: StepContext) -> Outcome:
         return Wait("not yet", after=60)
 
-    # An abort step: aborting, the engine looks at nothing on Heroku before the step itself.
-    m = migration(step=StepName.ABORT_SCALE_UP, status=Status.ABORTING)
+    async def plan(*args: object) -> PlanReport:
+        return PlanReport("", {}, [], [], "")
+
+    method = Method(
+        name="slow",
+        title="slow",
+        runbook=(
+            Step("slow", Kind.AUTO, "Slow", "takes a while", run=slow_step),
+            Step("later", Kind.WAIT, "Later", "not yet", run=later),
+        ),
+        abort=(),
+        no_return="later",
+        data=ToyData,
+        new_data=ToyData,
+        plan=plan,
+    )
+    m = migration(method="slow", step="slow", data=ToyData())
     await repo.create(m, AuditEvent(migration_id=m.id, event="requested"))
-    slack = AsyncWebClient(token="xoxb-test", base_url="http://127.0.0.1:1/")
     async with HerokuClient(SecretStr("test-key"), api_url="http://127.0.0.1:1") as heroku:
         engine = Engine(
             repo,
             heroku,
             settings,
-            Deliverer(repo, slack, caught_up_commits=200),
-            ensures={
-                StepName.ABORT_SCALE_UP: slow_step,
-                StepName.ABORT_MAINTENANCE_OFF: later,
-            },
+            Recorder(),
+            methods={"slow": method},
         )
         advancing = asyncio.create_task(engine.advance(m.id))
         done, _ = await asyncio.wait({advancing}, timeout=6)
         advancing.cancel()
         assert advancing in done, "the engine hung stopping its heartbeat"
     after = await repo.get(m.id)
-    assert StepName.ABORT_SCALE_UP in after.completed
+    assert "slow" in after.completed
     assert await repo.lease_holder(m.id) is None  # released, so another process may go on

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.guardrails import GB, Facts, can_have_followers, changeover, storage_bytes, tier
+from bot.methods.changeover.guardrails import changeover
+from bot.methods.common.plans import GB, Facts, can_have_followers, storage_bytes, tier
 
 
 def facts(**overrides: object) -> Facts:

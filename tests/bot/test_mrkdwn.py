@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.mrkdwn import cut, escape, neutralize
+from bot.slack.mrkdwn import cut, escape, neutralize
 
 
 def test_a_broadcast_in_outside_text_is_escaped_into_plain_text() -> None:

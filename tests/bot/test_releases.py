@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.heroku import Release
-from bot.releases import LIMIT_SECONDS, Pair, find, judge
+from bot.methods.common.releases import LIMIT_SECONDS, Pair, find, judge
 
 
 def release(version: int, description: str, status: str) -> Release:

@@ -30,12 +30,13 @@ from typing import Any
 
 import redis
 
+from bot.methods.changeover import StepName
 from sandbox.heroku.faults import Fault
 from sandbox.heroku.world import Call, World
 from sandbox.slack.workspace import Message
 from sandbox.stack import ALICE, BOB, CHANNEL, Stack
 from state import keys
-from state.models import Status, StepName
+from state.models import Status
 
 FORMATION = {"web": 2, "worker": 1}
 PLAN = "standard-2"
@@ -133,7 +134,7 @@ class Cell:
 
     @property
     def id(self) -> str:
-        return f"{self.target.step.value}-{self.kind.name}"
+        return f"{self.target.step}-{self.kind.name}"
 
     @property
     def label(self) -> str:
@@ -442,7 +443,7 @@ class FaultMatrix:
         return (
             m["status"] in (Status.COMPLETED, Status.CANCELLED)
             or StepName.PROMOTE.value in m["completed"]
-            or "promote_sent_at" in m["marks"]
+            or m.get("committed_at") is not None
         )
 
     # acting as alice and bob
@@ -646,7 +647,7 @@ class FaultMatrix:
             self._disarm_lane(lane)
         left = [i for i in self.cell_of if self.cell_of[i].id not in self.outcomes]
         for i, m in self._states(left).items():
-            self.stuck[i] = (m["step"], m["marks"].get("waiting") or m.get("error") or "")
+            self.stuck[i] = (m["step"], m.get("waiting") or m.get("error") or "")
             self._record(i, m)
         return self.outcomes
 
@@ -832,13 +833,13 @@ def problems(o: Outcome) -> list[str]:
 
 def table(outcomes: dict[str, Outcome], show: Callable[[Outcome], str]) -> str:
     """Steps down, kinds across."""
-    width = max(len(t.step.value) for t in TARGETS)
+    width = max(len(t.step) for t in TARGETS)
     head = " " * width + " | " + " | ".join(k.name for k in KINDS)
     lines = [head, "-" * len(head)]
     for target in TARGETS:
         row = []
         for kind in KINDS:
-            o = outcomes.get(f"{target.step.value}-{kind.name}")
+            o = outcomes.get(f"{target.step}-{kind.name}")
             row.append((show(o) if o else "-").ljust(len(kind.name)))
-        lines.append(target.step.value.ljust(width) + " | " + " | ".join(row))
+        lines.append(target.step.ljust(width) + " | " + " | ".join(row))
     return "\n".join(lines)

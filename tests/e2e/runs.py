@@ -26,7 +26,7 @@ def start(stack: Stack, user: str, text: str) -> str:
 def approve(stack: Stack, gate: str, user: str = BOB, *, with_promote: bool = False) -> None:
     message, button = wait_for(
         f"the {gate} approval request",
-        lambda: stack.gate_button(gate, with_promote=with_promote),
+        lambda: stack.gate_button(gate, with_next=with_promote),
         stack=stack,
     )
     stack.click(user, message, button)
@@ -36,7 +36,7 @@ def migration(stack: Stack, migration_id: str) -> Migration:
     with redis.Redis.from_url(stack.redis_url, decode_responses=True) as r:
         raw = r.get(keys.migration(migration_id))
     assert raw is not None, migration_id
-    return Migration.model_validate_json(raw)
+    return Migration.from_stored(raw)
 
 
 def until(stack: Stack, migration_id: str, *statuses: str, timeout: float = 60) -> Migration:

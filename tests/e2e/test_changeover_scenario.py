@@ -9,9 +9,11 @@ from typing import Any
 
 import redis
 
-from bot.runbook import CHANGEOVER
+from bot.methods import REGISTRY
 from sandbox.stack import ALICE, API_KEY, BOB, BOT_TOKEN, SIGNING_SECRET, Stack, wait_for
 from state import keys
+
+CHANGEOVER = REGISTRY["changeover"].runbook
 
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -32,7 +34,7 @@ def section_text(blocks: list[dict[str, Any]]) -> str:
 def approve(stack: Stack, gate: str, user: str = BOB, *, with_promote: bool = False) -> None:
     message, button = wait_for(
         f"the {gate} approval request",
-        lambda: stack.gate_button(gate, with_promote=with_promote),
+        lambda: stack.gate_button(gate, with_next=with_promote),
         stack=stack,
     )
     stack.click(user, message, button)

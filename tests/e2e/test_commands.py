@@ -161,7 +161,7 @@ def test_cancel_after_promote_is_refused(make_stack: MakeStack) -> None:
     migration_id = started_id(stack)
     message, button = wait_for(
         "maintenance gate",
-        lambda: stack.gate_button("approve_maintenance", with_promote=True),
+        lambda: stack.gate_button("approve_maintenance", with_next=True),
         stack=stack,
     )
     stack.click(BOB, message, button)

@@ -31,7 +31,8 @@ import httpx
 import pytest
 import redis
 
-from bot.runbook import CHANGEOVER, Kind
+from bot.methods import REGISTRY
+from bot.methods.base import Kind
 from sandbox.heroku.faults import Fault
 from sandbox.lifetime import die_with_parent
 from sandbox.redis_server import RedisServer
@@ -54,15 +55,17 @@ from sandbox.stack import (
 from state import keys
 from tests.e2e.conftest import seed_shop
 
+CHANGEOVER = REGISTRY["changeover"].runbook
+
 CAROL, DAVE = "U0CAROL", "U0DAVE"
 # The bot's lease on a migration with MIGRATE_POLL_SECONDS=0.2 (the stack's): max(3 s, 3 polls).
 LEASE_SECONDS = 3.0
 APPROVERS = (BOB, CAROL, DAVE)
 GATES = ("approve_maintenance", "approve_promote", "approve_destroy")
-STEPS = [s.name.value for s in CHANGEOVER]
+STEPS = [s.name for s in CHANGEOVER]
 # Each disruptive step and the gate it is behind (the last gate before it in the runbook).
 BEHIND_GATE = {
-    step.name.value: [g.name.value for g in CHANGEOVER[:i] if g.kind is Kind.GATE][-1]
+    step.name: [g.name for g in CHANGEOVER[:i] if g.kind is Kind.GATE][-1]
     for i, step in enumerate(CHANGEOVER)
     if step.disruptive
 }

@@ -6,11 +6,13 @@ import time
 
 import redis
 
-from bot.runbook import CHANGEOVER
+from bot.methods import REGISTRY
 from sandbox.heroku.faults import Fault
 from sandbox.stack import ALICE, BOB, Stack, wait_for
 from state import keys
 from state.models import Migration, Status
+
+CHANGEOVER = REGISTRY["changeover"].runbook
 
 GATES = ("approve_maintenance", "approve_promote", "approve_destroy")
 
@@ -31,10 +33,10 @@ def test_a_bot_killed_after_every_step_finishes_the_migration_with_no_side_effec
     clicked: set[str] = set()
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        m = Migration.model_validate_json(r.get(keys.migration(migration_id)))
+        m = Migration.from_stored(r.get(keys.migration(migration_id)))
         if m.status.terminal or m.status is Status.FAILED:
             break
-        fresh = [s.value for s in m.completed if s.value not in killed_after]
+        fresh = [s for s in m.completed if s not in killed_after]
         if fresh:
             stack.bot.kill()
             killed_after += fresh
@@ -47,9 +49,9 @@ def test_a_bot_killed_after_every_step_finishes_the_migration_with_no_side_effec
                 stack.click(BOB, *found)
         time.sleep(0.01)
 
-    m = Migration.model_validate_json(r.get(keys.migration(migration_id)))
+    m = Migration.from_stored(r.get(keys.migration(migration_id)))
     assert m.status is Status.COMPLETED, (m.status, m.error, stack.bot.logs()[-3000:])
-    assert killed_after == [s.name.value for s in CHANGEOVER][: len(killed_after)]
+    assert killed_after == [s.name for s in CHANGEOVER][: len(killed_after)]
     assert len(killed_after) >= 15, killed_after  # the last step ends the run: no kill needed
 
     calls = stack.heroku_calls()

@@ -91,7 +91,7 @@ def matrix(
 def _params(known: dict[tuple[str, str], str]) -> list[Any]:
     params = []
     for cell in CELLS:
-        reason = known.get((cell.target.step.value, cell.kind.name))
+        reason = known.get((cell.target.step, cell.kind.name))
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         params.append(pytest.param(cell, id=cell.id, marks=marks))
     return params

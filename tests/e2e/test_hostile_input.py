@@ -180,12 +180,11 @@ DECISIVE_FIELDS = (
     "status",
     "step",
     "approvals",
-    "promote_approved",
+    "pre_approved",
     "completed",
     "cancel_requested_by",
     "error",
-    "maintenance_on_at",
-    "promoted_at",
+    "window",
     "finished_at",
 )
 

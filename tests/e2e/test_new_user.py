@@ -7,9 +7,10 @@ import re
 
 import redis
 
+from bot.methods.changeover import ChangeoverData, StepName
 from sandbox.stack import ALICE, BOB, Stack, wait_for
 from state import keys
-from state.models import AuditEvent, Migration, Notice
+from state.models import AuditEvent, Migration, NewDatabase, Notice
 from state.redis import connect
 from state.repository import Repository
 from tests.e2e.conftest import MakeStack
@@ -57,7 +58,10 @@ def test_a_migration_that_fails_before_changing_anything_frees_its_app_by_itself
         plan="heroku-postgresql:standard-77",
         requested_by=ALICE,
         channel="C0OPS",
-        follower_name="mig-gone01-standard-77",
+        method="changeover",
+        step=StepName.PREFLIGHT,
+        new=NewDatabase(name="mig-gone01-standard-77"),
+        data=ChangeoverData(),
     )
     write_migration(stack, m)
     failed = until(stack, m.id, "failed")

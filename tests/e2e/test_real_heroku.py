@@ -62,8 +62,7 @@ def test_a_new_follower_unknown_to_the_data_api_at_first_is_waited_for(
     unknown = [
         c
         for c in stack.heroku_calls()
-        if c["path"] == f"/client/v11/databases/{m.follower_addon_id}/wait_status"
-        and c["status"] == 404
+        if c["path"] == f"/client/v11/databases/{m.new.addon_id}/wait_status" and c["status"] == 404
     ]
     assert unknown, "the Data API never answered 404 for the new follower"
     history = [section_text(e.blocks) for e in stack.thread()[0].edits]
@@ -102,7 +101,7 @@ def test_a_failed_attach_release_stops_before_maintenance_off_and_before_any_des
     approve(stack, "approve_maintenance")
     approve(stack, "approve_promote")
     m = until(stack, migration_id, "failed")
-    assert m.step.value == "promote"
+    assert m.step == "promote"
     store = app_state(stack, "store")
     assert store["maintenance"] is True
     assert store["formation"] == {"web": 0, "worker": 0, "release": 0}
@@ -150,7 +149,7 @@ def test_followers_of_the_old_database_are_recreated_on_the_new_one_before_the_d
     assert replacement["plan"] == "heroku-postgresql:standard-0"
     assert attached(stack, "shop")[("READ_REPLICA", None)] == replacement["name"]
     following = {d["name"]: d["following"] for d in after["databases"]}
-    assert following[replacement["name"]] == m.follower_name
+    assert following[replacement["name"]] == m.new.name
     assert replica["id"] not in {a["id"] for a in after["addons"]}
     assert not any(f == replica["name"] for f in following.values())
 
@@ -174,14 +173,14 @@ def test_another_app_attached_to_the_database_joins_the_window(make_stack: MakeS
     until(stack, migration_id, "completed")
     m = migration(stack, migration_id)
     calls = mutations(stack)
-    unfollow = calls.index(f"PUT /client/v11/databases/{m.follower_addon_id}/unfollow")
+    unfollow = calls.index(f"PUT /client/v11/databases/{m.new.addon_id}/unfollow")
     # A writer in another app is a forgotten worker: down and at 0 before the unfollow.
     assert calls.index("PATCH /apps/shop-admin") < unfollow
     assert calls.index("PATCH /apps/shop-admin/formation") < unfollow
     admin = app_state(stack, "shop-admin")
     assert admin["maintenance"] is False
     assert admin["formation"] == {"web": 1, "worker": 1}
-    assert attached(stack, "shop-admin")[("DATABASE", None)] == m.follower_name
+    assert attached(stack, "shop-admin")[("DATABASE", None)] == m.new.name
     with redis.Redis.from_url(stack.redis_url, decode_responses=True) as r:
         assert r.get(keys.app_lock("shop-admin")) is None
 
@@ -216,8 +215,8 @@ def test_named_poolers_move_and_a_credential_the_api_refuses_is_a_manual_step(
     )
     m = migration(stack, migration_id)
     now = attached(stack, "shop")
-    assert now[("REPORTING_POOL", "connection-pooling:default")] == m.follower_name
-    assert now[("ANALYST_DB", "credential:analyst")] != m.follower_name
+    assert now[("REPORTING_POOL", "connection-pooling:default")] == m.new.name
+    assert now[("ANALYST_DB", "credential:analyst")] != m.new.name
     manual = [
         t for t in (x.text + section_text(x.blocks) for x in stack.thread()) if "Manual step" in t
     ]

@@ -9,12 +9,15 @@ from urllib.parse import urlencode
 
 import redis
 
-from bot.runbook import CHANGEOVER
+from bot.methods import REGISTRY
+from bot.methods.changeover import StepName
 from sandbox.stack import ALICE, BOB, Stack, wait_for
 from state import keys
-from state.models import Migration, StepName
+from state.models import Migration
 from tests.e2e.conftest import MakeStack
 from tests.e2e.runs import section_text
+
+CHANGEOVER = REGISTRY["changeover"].runbook
 
 
 def started(stack: Stack) -> str:
@@ -26,7 +29,7 @@ def started(stack: Stack) -> str:
 
 def approve(stack: Stack, gate: str, *, with_promote: bool = False) -> None:
     message, button = wait_for(
-        gate, lambda: stack.gate_button(gate, with_promote=with_promote), stack=stack
+        gate, lambda: stack.gate_button(gate, with_next=with_promote), stack=stack
     )
     stack.click(BOB, message, button)
 
@@ -137,7 +140,7 @@ def test_the_destroy_approval_waits_for_the_cooling_off_period(make_stack: MakeS
     migration_id = started(stack)
     wait_for("the destroy request", lambda: stack.gate_button("approve_destroy"), stack=stack)
     with redis.Redis.from_url(stack.redis_url, decode_responses=True) as r:
-        m = Migration.model_validate_json(r.get(keys.migration(migration_id)) or "")
+        m = Migration.from_stored(r.get(keys.migration(migration_id)) or "")
     verified = m.completed[StepName.VERIFY]
     asked = m.approvals[StepName.APPROVE_DESTROY].requested_at
     assert (asked - verified).total_seconds() >= 2.0, (verified, asked)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.methods.changeover import StepName
 from handlers.actions import BadClick, parse_click
-from state.models import StepName
 
 
 def value(**overrides: object) -> str:
@@ -20,7 +20,7 @@ def value(**overrides: object) -> str:
 
 def test_a_button_the_bot_made_parses_into_a_click() -> None:
     click = parse_click("approve_step", value(p=1), "U0BOB")
-    assert click.gate is StepName.APPROVE_PROMOTE and click.approve and click.with_promote
+    assert click.gate == StepName.APPROVE_PROMOTE and click.approve and click.with_next
     assert not parse_click("reject_step", value(), "U0BOB").approve
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from handlers import render
-from state.models import Decision, FollowerMove, Status, StepName
+from bot.methods.changeover import StepName
+from bot.slack import render
+from state.models import Decision, FollowerMove, Status, Window
 from tests.factories import T0, at_gate, migration
 
 
@@ -22,7 +23,7 @@ def buttons(blocks: list[dict[str, object]]) -> dict[str, dict[str, object]]:
 def test_at_the_destroy_gate_destroying_is_red_and_keeping_the_database_is_the_safe_choice() -> (
     None
 ):
-    m = at_gate(StepName.APPROVE_DESTROY, source_addon_name="postgresql-old-1")
+    m = at_gate(StepName.APPROVE_DESTROY, old_addon_id="old-id")
     shown = buttons(render.approval_request(m, m.approvals[StepName.APPROVE_DESTROY])[1])
     assert shown["approve_step"]["style"] == "danger"
     assert shown["approve_step"]["confirm"]["style"] == "danger"  # type: ignore[index]
@@ -41,7 +42,7 @@ def test_the_confirm_dialog_does_not_tell_the_requester_she_is_the_second_engine
 def test_the_destroy_gate_names_every_database_it_removes() -> None:
     m = at_gate(
         StepName.APPROVE_DESTROY,
-        source_addon_name="postgresql-old-1",
+        old_addon_id="old-id",
         followers=[
             FollowerMove(
                 addon_id="f1", name="postgresql-replica-2", app="shop", plan="standard-0",
@@ -50,19 +51,19 @@ def test_the_destroy_gate_names_every_database_it_removes() -> None:
         ],
     )  # fmt: skip
     text = render.approval_request(m, m.approvals[StepName.APPROVE_DESTROY])[1][0]["text"]["text"]
-    assert "`postgresql-old-1`" in text and "`postgresql-replica-2`" in text
+    assert "`postgresql-old-1234`" in text and "`postgresql-replica-2`" in text
 
 
 def test_while_maintenance_is_on_the_runbook_message_says_the_app_is_down_and_for_how_long() -> (
     None
 ):
-    m = migration(step=StepName.WAIT_ZERO_LAG, maintenance_on_at=T0)
+    m = migration(step=StepName.WAIT_ZERO_LAG, window=Window(on_at=T0))
     text, blocks = render.thread_parent(m, now=T0 + timedelta(seconds=42))
     banner = blocks[2]["text"]["text"]
     assert banner.startswith(":red_circle: *shop* down for maintenance since 12:00:00 UTC")
     assert "(42.0 s so far)" in banner
     assert text.startswith("shop is down for maintenance")
-    m.maintenance_off_at = T0 + timedelta(seconds=50)
+    m.window.off_at = T0 + timedelta(seconds=50)
     assert "down for maintenance" not in json.dumps(render.thread_parent(m, now=T0)[1])
 
 

@@ -7,9 +7,10 @@ instead of being overwritten or ignored.
 
 from __future__ import annotations
 
-from bot.drift import Snapshot
 from bot.heroku import HerokuClient
 from bot.heroku.errors import NotFound
+from bot.methods.base import StepContext
+from bot.methods.changeover.drift import Snapshot, drift
 from state.models import Migration
 
 
@@ -19,7 +20,7 @@ async def take(heroku: HerokuClient, m: Migration) -> Snapshot:
         app: {f.type: f.quantity for f in await heroku.list_formation(app) if f.quantity > 0}
         for app in m.apps_down
     }
-    follower = m.follower_addon_id
+    follower = m.new.addon_id
     exists = follower is not None and await heroku.get_addon(m.promote_app, follower) is not None
     following: bool | None = None
     if exists and follower:
@@ -33,3 +34,8 @@ async def take(heroku: HerokuClient, m: Migration) -> Snapshot:
         None,
     )
     return Snapshot(maintenance, running, exists, following, database)
+
+
+async def problems(ctx: StepContext) -> list[str]:
+    """The changeover's drift: what a person changed that the migration cannot ignore."""
+    return drift(ctx.m, await take(ctx.heroku, ctx.m))

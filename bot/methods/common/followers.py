@@ -8,13 +8,12 @@ followers with the old database, and looks once more for a follower made meanwhi
 
 from __future__ import annotations
 
-from bot import provisioning, surroundings
 from bot.heroku import HerokuClient
 from bot.heroku.errors import Unprocessable
-from bot.mrkdwn import escape
-from bot.outcomes import Back, Done, Fail, Outcome, StepContext, Wait
-from bot.promote import find
-from state.models import FollowerMove, Migration, StepName
+from bot.methods.base import Back, Done, Ensure, Fail, Outcome, StepContext, Wait
+from bot.methods.common import provisioning, surroundings
+from bot.slack.mrkdwn import escape
+from state.models import FollowerMove, Migration
 
 # Heroku lets a just-unfollowed database have followers only after a while (minutes to hours).
 FOLLOW_REFUSED_LIMIT_SECONDS = 6 * 3600.0
@@ -42,14 +41,14 @@ def as_moves(m: Migration, found: list[surroundings.Follower], start: int) -> li
 async def _unknown_followers(ctx: StepContext) -> list[surroundings.Follower]:
     """Followers of the old database that this migration does not know of yet."""
     m, heroku = ctx.m, ctx.heroku
-    assert m.source_addon_id and m.source_app
-    addon = await heroku.get_addon(m.source_app, m.source_addon_id)
+    assert m.old is not None
+    addon = await heroku.get_addon(m.old.app, m.old.addon_id)
     if addon is None:
         return []
     known = {f.addon_id for f in m.followers} | {
         f.new_addon_id for f in m.followers if f.new_addon_id
     }
-    known.add(m.follower_addon_id or "")
+    known.add(m.new.addon_id or "")
     around = await surroundings.read(heroku, addon, exclude=frozenset(known))
     return around.followers
 
@@ -89,17 +88,17 @@ async def _recreate(ctx: StepContext, index: int) -> Outcome:
                 await ctx.checkpoint(lambda m: _update(m, index, requested_at=now))
             try:
                 existing = await heroku.create_follower(
-                    follower.app, plan=follower.plan, follow=m.follower_name, name=follower.new_name
+                    follower.app, plan=follower.plan, follow=m.new.name, name=follower.new_name
                 )
             except Unprocessable as exc:
                 # Heroku refuses followers of a database unfollowed moments ago; that passes.
-                verified = m.completed.get(StepName.VERIFY) or now
-                if (now - verified).total_seconds() > FOLLOW_REFUSED_LIMIT_SECONDS:
+                since = m.window.off_at or now
+                if (now - since).total_seconds() > FOLLOW_REFUSED_LIMIT_SECONDS:
                     return Fail(
-                        f"Heroku keeps refusing a follower of {escape(m.follower_name)} for "
+                        f"Heroku keeps refusing a follower of {escape(m.new.name)} for "
                         f"{escape(follower.name)}: {escape(exc.message)}",
                         "Create the replacement by hand (`heroku addons:create "
-                        f"{escape(follower.plan)} --follow {escape(m.follower_name)} -a "
+                        f"{escape(follower.plan)} --follow {escape(m.new.name)} -a "
                         f"{escape(follower.app)}`), move its names, then approve the destroy.",
                     )
                 refused = escape(exc.message)
@@ -134,7 +133,7 @@ async def _move_names(heroku: HerokuClient, follower: FollowerMove) -> None:
     for entry in follower.attachments:
         app, _, name = entry.partition("::")
         attachments = await heroku.list_attachments(app)
-        current = find(attachments, name)
+        current = surroundings.find(attachments, name)
         if current is not None and current.addon.id == follower.new_addon_id:
             continue
         if current is not None and current.addon.id == follower.addon_id and app == follower.app:
@@ -153,26 +152,40 @@ def _update(m: Migration, index: int, **changes: object) -> None:
     m.followers[index] = m.followers[index].model_copy(update=changes)
 
 
-async def destroy_old(ctx: StepContext) -> Outcome:
-    m, heroku = ctx.m, ctx.heroku
-    assert m.source_addon_id and m.source_app
-    if "destroy_sent_at" not in m.marks:
-        appeared = await _unknown_followers(ctx)
-        if appeared:
-            names = ", ".join(escape(f.name) for f in appeared)
-            return Back(
-                StepName.RECREATE_FOLLOWERS,
-                f"{names} started following the old database after the destroy was approved",
-            )
-        sent = ctx.clock().isoformat()
-        await ctx.checkpoint(lambda m: m.marks.__setitem__("destroy_sent_at", sent))
-    gone: list[str] = []
-    for follower in m.followers:
-        if await heroku.destroy_addon(follower.app, follower.addon_id) is not None:
-            gone.append(escape(follower.name))
-    old = await heroku.destroy_addon(m.source_app, m.source_addon_id)
-    name = escape(m.source_addon_name or m.source_addon_id)
-    note = f"old database {name} destroyed" + ("" if old else " (was already gone)")
-    if gone:
-        note += f", with its old followers {', '.join(gone)}"
-    return Done(note)
+def destroy_old(recreate: str) -> Ensure:
+    """The last step: the old database and its old followers go. A follower that appeared
+    since the gate sends the runbook back to `recreate` (the method's recreate_followers)."""
+
+    async def run(ctx: StepContext) -> Outcome:
+        m, heroku = ctx.m, ctx.heroku
+        assert m.old is not None
+        if m.window.destroy_sent_at is None:
+            appeared = await _unknown_followers(ctx)
+            if appeared:
+                names = ", ".join(escape(f.name) for f in appeared)
+                return Back(
+                    recreate,
+                    f"{names} started following the old database after the destroy was approved",
+                )
+            sent = ctx.clock()
+            await ctx.checkpoint(lambda m: setattr(m.window, "destroy_sent_at", sent))
+        gone: list[str] = []
+        for follower in m.followers:
+            if await heroku.destroy_addon(follower.app, follower.addon_id) is not None:
+                gone.append(escape(follower.name))
+        old = await heroku.destroy_addon(m.old.app, m.old.addon_id)
+        name = escape(m.old.name)
+        note = f"old database {name} destroyed" + ("" if old else " (was already gone)")
+        if gone:
+            note += f", with its old followers {', '.join(gone)}"
+        return Done(note)
+
+    return run
+
+
+def doomed(m: Migration) -> str:
+    """Everything the destroy removes, by name, for the destroy gate (mrkdwn)."""
+    names = [f"the old database `{escape(m.old.name if m.old else '?')}`"]
+    if m.followers:
+        names.append("its old followers " + ", ".join(f"`{escape(f.name)}`" for f in m.followers))
+    return " and ".join(names)

@@ -25,10 +25,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logs import Scrubber, migration_context
-from bot.mrkdwn import neutralize
-from handlers import render
+from bot.slack import render
+from bot.slack.mrkdwn import neutralize
+from state.errors import MigrationNotFound
 from state.models import Migration, Notice
-from state.repository import MigrationNotFound, Repository
+from state.repository import Repository
 
 log = logging.getLogger("migrate_bot.notify")
 

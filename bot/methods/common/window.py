@@ -8,8 +8,8 @@ quantities recorded just before are restored afterwards.
 from __future__ import annotations
 
 from bot.heroku import HerokuClient
-from bot.mrkdwn import escape
-from bot.outcomes import Done, Outcome, StepContext, Wait
+from bot.methods.base import Done, Outcome, StepContext, Wait
+from bot.slack.mrkdwn import escape
 from state.models import Migration
 
 ONE_OFF_TYPES = ("run", "scheduler", "release")
@@ -34,9 +34,9 @@ def _listed(formation: dict[str, dict[str, int]], apps: list[str] | None = None)
 
 async def maintenance_on(ctx: StepContext) -> Outcome:
     m, heroku = ctx.m, ctx.heroku
-    if m.maintenance_on_at is None:
+    if m.window.on_at is None:
         now = ctx.clock()
-        await ctx.checkpoint(lambda m: setattr(m, "maintenance_on_at", now))
+        await ctx.checkpoint(lambda m: setattr(m.window, "on_at", now))
     for app in m.apps_down:
         if not (await heroku.get_app(app)).maintenance:
             await heroku.set_maintenance(app, True)
@@ -45,7 +45,7 @@ async def maintenance_on(ctx: StepContext) -> Outcome:
 
 async def scale_down(ctx: StepContext) -> Outcome:
     m, heroku = ctx.m, ctx.heroku
-    if "formation_final" not in m.marks:
+    if not m.window.formation_final:
         # Re-read just before scaling: someone may have scaled since preflight. Once recorded
         # it is never re-read, because after a crash mid-scale the platform shows zeros.
         formation = {
@@ -54,8 +54,8 @@ async def scale_down(ctx: StepContext) -> Outcome:
         }
 
         def record(m: Migration) -> None:
-            m.formation = formation
-            m.marks["formation_final"] = "1"
+            m.window.formation = formation
+            m.window.formation_final = True
 
         await ctx.checkpoint(record)
     stopped: list[str] = []
@@ -72,7 +72,7 @@ async def scale_down(ctx: StepContext) -> Outcome:
     running = await running_dynos(heroku, ctx.m.apps_down)
     if running:
         return Wait(f"waiting for {running} dynos to stop")
-    note = f"all process types at 0 (recorded {_listed(ctx.m.formation) or 'nothing'})"
+    note = f"all process types at 0 (recorded {_listed(ctx.m.window.formation) or 'nothing'})"
     if stopped:
         note += f"; one-off dynos stopped: {', '.join(stopped)}"
     return Done(note)
@@ -80,12 +80,12 @@ async def scale_down(ctx: StepContext) -> Outcome:
 
 async def restore_formation(heroku: HerokuClient, m: Migration, apps: list[str]) -> str:
     for app in apps:
-        recorded = m.formation.get(app, {})
+        recorded = m.window.formation.get(app, {})
         current = {f.type: f.quantity for f in await heroku.list_formation(app)}
         updates = {t: q for t, q in recorded.items() if current.get(t) != q and t in current}
         if updates:
             await heroku.scale(app, updates)
-    return _listed(m.formation, apps)
+    return _listed(m.window.formation, apps)
 
 
 async def scale_up(ctx: StepContext) -> Outcome:
@@ -95,16 +95,16 @@ async def scale_up(ctx: StepContext) -> Outcome:
 
 async def restore_maintenance(ctx: StepContext, apps: list[str]) -> None:
     for app in apps:
-        wanted = ctx.m.maintenance_before.get(app, False)
+        wanted = ctx.m.window.maintenance_before.get(app, False)
         if (await ctx.heroku.get_app(app)).maintenance != wanted:
             await ctx.heroku.set_maintenance(app, wanted)
 
 
 async def maintenance_off(ctx: StepContext) -> Outcome:
     await restore_maintenance(ctx, ctx.m.apps_up)
-    if ctx.m.maintenance_off_at is None:
+    if ctx.m.window.off_at is None:
         now = ctx.clock()
-        await ctx.checkpoint(lambda m: setattr(m, "maintenance_off_at", now))
+        await ctx.checkpoint(lambda m: setattr(m.window, "off_at", now))
     seconds = ctx.m.downtime_seconds
     note = (
         f"maintenance off; downtime {seconds:.1f} s" if seconds is not None else "maintenance off"
@@ -119,7 +119,7 @@ async def maintenance_off(ctx: StepContext) -> Outcome:
 
 
 async def abort_scale_up(ctx: StepContext) -> Outcome:
-    if "formation_final" not in ctx.m.marks:
+    if not ctx.m.window.formation_final:
         # Scale-down never started, so any change since preflight was made by people: keep it.
         return Done("formation was never changed")
     restored = await restore_formation(ctx.heroku, ctx.m, ctx.m.apps_down)
@@ -127,10 +127,10 @@ async def abort_scale_up(ctx: StepContext) -> Outcome:
 
 
 async def abort_maintenance_off(ctx: StepContext) -> Outcome:
-    if ctx.m.maintenance_on_at is None:
+    if ctx.m.window.on_at is None:
         return Done("maintenance was never changed")
     await restore_maintenance(ctx, ctx.m.apps_down)
-    if ctx.m.maintenance_off_at is None:
+    if ctx.m.window.off_at is None:
         now = ctx.clock()
-        await ctx.checkpoint(lambda m: setattr(m, "maintenance_off_at", now))
+        await ctx.checkpoint(lambda m: setattr(m.window, "off_at", now))
     return Done("maintenance mode as it was before")

@@ -1,37 +1,37 @@
-"""What a changeover of one app would meet: the platform read once, judged by the guardrails.
+"""What moving one app's database would meet: the platform read once, judged by the method.
 
-`/migrate plan` shows it, `/migrate start` refuses on its blockers before saying "Started",
-and the preflight step runs it again (time has passed) and records what it found.
+A method's `plan` shows it, `/migrate start` refuses on its blockers before saying "Started",
+and the method's preflight runs it again (time has passed) and records what it found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot import guardrails
 from bot.heroku import Addon, Attachment, HerokuClient
 from bot.heroku.errors import HerokuAPIError, HerokuError, NotFound
-from bot.mrkdwn import escape
-from bot.surroundings import POSTGRES, Follower, Surroundings, is_pooler, moves, read
+from bot.methods.base import PlanRequest
+from bot.methods.common.plans import Facts, Verdict, slug
+from bot.methods.common.surroundings import (
+    POSTGRES,
+    Follower,
+    Surroundings,
+    is_pooler,
+    moves,
+    read,
+)
+from bot.slack.mrkdwn import escape
 from state.models import AttachmentMove
 
-
-@dataclass(frozen=True)
-class Request:
-    """What was asked: migrate `source` of `app` to `plan` (in `target_app`)."""
-
-    app: str
-    plan: str
-    source: str = "DATABASE"
-    target_app: str | None = None
-    version: str | None = None
+Judge = Callable[[Facts], Verdict]
 
 
 @dataclass
 class Assessment:
     """What the platform looks like for this request, and what stands in the way."""
 
-    request: Request
+    request: PlanRequest
     blockers: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: Addon | None = None
@@ -73,15 +73,13 @@ class Assessment:
         ]
 
 
-def _plan_slug(plan: str) -> str:
-    return guardrails.slug(plan)
-
-
-async def assess(heroku: HerokuClient, req: Request, *, own_app: str | None) -> Assessment:
+async def assess(
+    heroku: HerokuClient, req: PlanRequest, *, own_app: str | None, judge: Judge
+) -> Assessment:
     """Read the platform for `req` and judge it; never raises for what Heroku answers."""
     result = Assessment(req)
     try:
-        await _read(heroku, req, own_app, result)
+        await _read(heroku, req, own_app, judge, result)
     except NotFound as exc:
         result.blockers.append(f"Not found on Heroku: {escape(exc.message)}")
     except HerokuAPIError as exc:
@@ -91,7 +89,9 @@ async def assess(heroku: HerokuClient, req: Request, *, own_app: str | None) -> 
     return result
 
 
-async def _read(heroku: HerokuClient, req: Request, own_app: str | None, out: Assessment) -> None:
+async def _read(
+    heroku: HerokuClient, req: PlanRequest, own_app: str | None, judge: Judge, out: Assessment
+) -> None:
     apps = [req.app] + ([req.target_app] if req.target_app else [])
     if own_app and own_app in apps:
         out.blockers.append(
@@ -110,7 +110,7 @@ async def _read(heroku: HerokuClient, req: Request, own_app: str | None, out: As
     if out.blockers:
         return
     try:
-        await heroku.get_plan(_plan_slug(req.plan))
+        await heroku.get_plan(slug(req.plan))
     except NotFound:
         out.blockers.append(
             f"Plan {escape(req.plan)} does not exist "
@@ -123,8 +123,8 @@ async def _read(heroku: HerokuClient, req: Request, own_app: str | None, out: As
     surroundings = await read(heroku, source)
     out.surroundings = surroundings
     database = surroundings.database
-    verdict = guardrails.changeover(
-        guardrails.Facts(
+    verdict = judge(
+        Facts(
             source_name=escape(source.name),
             source_plan=source.plan.name,
             target_plan=req.plan,
@@ -146,7 +146,7 @@ async def _read(heroku: HerokuClient, req: Request, own_app: str | None, out: As
     await _warnings(heroku, out)
 
 
-async def _source(heroku: HerokuClient, req: Request, out: Assessment) -> Addon | None:
+async def _source(heroku: HerokuClient, req: PlanRequest, out: Assessment) -> Addon | None:
     try:
         found = await heroku.resolve_attachment(req.app, req.source)
     except NotFound:
@@ -203,7 +203,7 @@ async def _warnings(heroku: HerokuClient, out: Assessment) -> None:
         )
     if out.followers:
         listed = ", ".join(
-            f"{escape(f.name)} ({escape(_plan_slug(f.plan))}, {escape(', '.join(f.attachments))})"
+            f"{escape(f.name)} ({escape(slug(f.plan))}, {escape(', '.join(f.attachments))})"
             for f in out.followers
         )
         out.warnings.append(

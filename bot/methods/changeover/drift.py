@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from state.models import Migration, StepName
+from bot.methods.changeover.names import StepName
+from bot.slack.mrkdwn import escape
+from state.models import Migration
 
 S = StepName
 # Where each expectation holds: strictly between the steps that establish and undo it, so a
@@ -75,18 +77,14 @@ def drift(m: Migration, now: Snapshot) -> list[str]:
     if step in _SCALED_DOWN:
         for app, types in now.running.items():
             found += [f"{app} was scaled to {t}={q}" for t, q in types.items()]
-    if step in _FOLLOWER_EXISTS and m.follower_addon_id and not now.follower_exists:
-        found.append(f"the new database {m.follower_name} was removed")
+    if step in _FOLLOWER_EXISTS and m.new.addon_id and not now.follower_exists:
+        found.append(f"the new database {m.new.name} was removed")
     elif step in _FOLLOWING and now.follower_following is False:
-        found.append(f"{m.follower_name} stopped following before the bot unfollowed it")
+        found.append(f"{m.new.name} stopped following before the bot unfollowed it")
     same_app = m.promote_app == m.app
-    if (
-        same_app
-        and step in _ON_SOURCE
-        and m.source_addon_id
-        and now.database_addon != m.source_addon_id
-    ):
+    old_id = m.old.addon_id if m.old else None
+    if same_app and step in _ON_SOURCE and old_id and now.database_addon != old_id:
         found.append(f"DATABASE on {m.app} was changed to another database")
-    if step in _ON_FOLLOWER and m.follower_addon_id and now.database_addon != m.follower_addon_id:
-        found.append(f"DATABASE on {m.promote_app} no longer points at {m.follower_name}")
-    return found
+    if step in _ON_FOLLOWER and m.new.addon_id and now.database_addon != m.new.addon_id:
+        found.append(f"DATABASE on {m.promote_app} no longer points at {m.new.name}")
+    return [escape(f) for f in found]

@@ -154,3 +154,12 @@ def follows(candidate: Database, leader_id: str, leader: Database) -> bool:
         and leader.location is not None
         and leader.location in [str(v) for v in following.values]
     )
+
+
+def find(
+    attachments: list[Attachment], name: str, namespace: str | None = None
+) -> Attachment | None:
+    for a in attachments:
+        if a.name == name and a.namespace == namespace:
+            return a
+    return None

@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.heroku import HerokuClient
 from bot.heroku.errors import NotFound
 from bot.lag import format_duration
-from bot.mrkdwn import escape
+from bot.slack.mrkdwn import escape
 
 # The Data API learns of a new database within seconds to minutes; far past that, something
 # is wrong on Heroku's side and a person should look.

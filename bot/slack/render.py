@@ -12,16 +12,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.assess import Assessment
-from bot.guardrails import size, slug
-from bot.lag import LagSample, estimate, format_duration, render_progress
-from bot.mrkdwn import cut, escape
-from bot.runbook import ABORT, CHANGEOVER, GATES, STEPS, Kind, Step, number
-from state.models import Approval, Decision, Migration, Status, StepName
+from bot.lag import format_duration
+from bot.methods import method_of
+from bot.methods.base import Kind, Method, PlanReport, PlanRequest, Prompt, Step
+from bot.slack.mrkdwn import cut, escape
+from state.models import Approval, Decision, Migration, Status
 
 Block = dict[str, Any]
-
-_LAG_STEPS = (StepName.WAIT_CAUGHT_UP, StepName.WAIT_ZERO_LAG)
 
 APPROVE = "approve_step"
 REJECT = "reject_step"
@@ -35,25 +32,6 @@ _STATUS_ICON = {
     Status.CANCELLED: ":no_entry_sign:",
     Status.REJECTED: ":no_entry_sign:",
     Status.COMPLETED: ":white_check_mark:",
-}
-
-_GATE_TEXT = {
-    StepName.APPROVE_MAINTENANCE: (
-        "Maintenance window",
-        "The bot will put {apps} into maintenance, scale every process type to 0, wait for the "
-        "follower to reach 0 commits behind, then ask again before promoting (unless you approve "
-        "both now). *The app is down from here until maintenance is off.*",
-    ),
-    StepName.APPROVE_PROMOTE: (
-        "Promote",
-        "The follower is 0 commits behind. The bot will unfollow it and promote it to DATABASE "
-        "on {promote_app}, then scale back up and turn maintenance off. *This cannot be undone.*",
-    ),
-    StepName.APPROVE_DESTROY: (
-        "Destroy the old database",
-        "{promote_app} runs on the new database and verification passed. The bot will destroy "
-        "{doomed}. *Their data is gone for good.* Keep it to end the migration without it.",
-    ),
 }
 
 
@@ -105,24 +83,24 @@ def title_md(m: Migration) -> str:
     return f"*{escape(m.app)}* `{escape(m.source)}` → `{escape(m.plan)}`{where}"
 
 
-def _runbook(m: Migration) -> tuple[tuple[Step, ...], bool]:
-    aborted = m.step in {s.name for s in ABORT}
-    return (ABORT if aborted else CHANGEOVER), aborted
-
-
 def position(m: Migration) -> str:
-    steps, aborted = _runbook(m)
+    method = method_of(m)
+    aborted = method.aborting(m.step)
+    steps = method.abort if aborted else method.runbook
     prefix = "abort " if aborted else ""
-    return f"{prefix}step {number(m.step)}/{len(steps)} · {STEPS[m.step].title}"
+    return f"{prefix}step {method.number(m.step)}/{len(steps)} · {method.step(m.step).title}"
+
+
+def step_title(m: Migration, name: str) -> str:
+    return method_of(m).step(name).title
 
 
 def status_line(m: Migration) -> str:
     line = f"{_STATUS_ICON[m.status]} *{_status_word(m)}*"
     if not m.ended:
         line += f" · {position(m)}"
-    waiting = m.marks.get("waiting")
-    if waiting and m.status is Status.RUNNING:
-        line += f" · {waiting}"
+    if m.waiting and m.status is Status.RUNNING:
+        line += f" · {m.waiting}"
     if m.error and m.status in (Status.FAILED, Status.RUNNING):
         line += f"\n> {m.error}"
     return line
@@ -136,32 +114,21 @@ def _status_word(m: Migration) -> str:
 
 def down_banner(m: Migration, now: datetime) -> str | None:
     """While maintenance is on: which apps are down, since when, for how long so far."""
-    if not m.down or m.maintenance_on_at is None:
+    on_at = m.window.on_at
+    if not m.down or on_at is None:
         return None
     apps = ", ".join(f"*{escape(a)}*" for a in m.apps_down)
-    so_far = _seconds(max(0.0, (now - m.maintenance_on_at).total_seconds()))
-    return (
-        f":red_circle: {apps} down for maintenance since {_when(m.maintenance_on_at)} "
-        f"({so_far} so far)"
-    )
+    so_far = _seconds(max(0.0, (now - on_at).total_seconds()))
+    return f":red_circle: {apps} down for maintenance since {_when(on_at)} ({so_far} so far)"
 
 
-def _lag_line(m: Migration, threshold: int) -> str | None:
-    if not m.lag:
-        return None
-    samples = [LagSample(at=p.at, behind_by=p.behind_by) for p in m.lag]
-    target = 0 if m.step is StepName.WAIT_ZERO_LAG else threshold
-    est = estimate(samples, target)
-    return render_progress(est, target) if est else None
-
-
-def _step_line(m: Migration, step: Step, index: int, threshold: int) -> str:
+def _step_line(m: Migration, method: Method, step: Step, index: int, threshold: int) -> str:
     name = step.name
     note = ""
     if name in m.completed:
         icon = ":white_check_mark:"
         note = m.step_notes.get(name, "")
-    elif name is m.step and not m.ended:
+    elif name == m.step and not m.ended:
         if m.status is Status.FAILED:
             icon, note = ":x:", m.error or ""
         elif step.kind is Kind.GATE and m.status is Status.AWAITING_APPROVAL:
@@ -170,9 +137,9 @@ def _step_line(m: Migration, step: Step, index: int, threshold: int) -> str:
             icon, note = ":raised_hand:", f"waiting for a second engineer{expires}"
         else:
             icon = ":hourglass_flowing_sand:"
-            lag = _lag_line(m, threshold) if name in _LAG_STEPS else None
-            note = lag or m.marks.get("waiting", "")
-    elif name is m.step and m.status is Status.FAILED:
+            live = method.progress(m, threshold) if step.shows_progress else None
+            note = live or m.waiting or ""
+    elif name == m.step and m.status is Status.FAILED:
         icon, note = ":x:", m.error or ""
     else:
         icon = ":white_small_square:"
@@ -186,17 +153,18 @@ def thread_parent(
 ) -> tuple[str, list[Block]]:
     """The runbook message: what is asked, the state, and every step with its own state."""
     now = now or datetime.now(UTC)
-    summary = f"{title_md(m)}\nRequested by <@{m.requested_by}> · follower changeover · `{m.id}`"
+    method = method_of(m)
+    summary = f"{title_md(m)}\nRequested by <@{m.requested_by}> · {method.title} · `{m.id}`"
     blocks: list[Block] = [header(f"Migration {m.id}"), section(summary)]
     banner = down_banner(m, now)
     if banner is not None:
         blocks.append(section(banner))
     blocks.append(section(status_line(m)))
-    _, aborted = _runbook(m)
-    lines = [_step_line(m, s, i, threshold) for i, s in enumerate(CHANGEOVER, start=1)]
+    aborted = method.aborting(m.step)
+    lines = [_step_line(m, method, s, i, threshold) for i, s in enumerate(method.runbook, 1)]
     if aborted or m.status in (Status.CANCELLED, Status.REJECTED):
         lines.append("*Putting things back:*")
-        lines += [_step_line(m, s, i, threshold) for i, s in enumerate(ABORT, start=1)]
+        lines += [_step_line(m, method, s, i, threshold) for i, s in enumerate(method.abort, 1)]
     blocks += sections(lines)
     blocks.append(
         context(
@@ -210,9 +178,10 @@ def thread_parent(
     return escape(text), blocks
 
 
-def button_value(m: Migration, approval: Approval, *, with_promote: bool = False) -> str:
+def button_value(m: Migration, approval: Approval, *, with_next: bool = False) -> str:
+    # "p": approved together with the next gate (the promote, at the maintenance gate).
     return json.dumps(
-        {"m": m.id, "g": approval.gate.value, "n": approval.nonce, "p": int(with_promote)},
+        {"m": m.id, "g": approval.gate, "n": approval.nonce, "p": int(with_next)},
         separators=(",", ":"),
     )
 
@@ -227,60 +196,63 @@ def _confirm(title_: str, text: str, confirm: str, *, danger: bool) -> dict[str,
     }
 
 
-def doomed(m: Migration) -> str:
-    """Everything the destroy removes, by name (mrkdwn)."""
-    names = [f"the old database `{escape(m.source_addon_name or '?')}`"]
-    if m.followers:
-        names.append("its old followers " + ", ".join(f"`{escape(f.name)}`" for f in m.followers))
-    return " and ".join(names)
+def _prompt(m: Migration, gate: str) -> tuple[Step, Prompt]:
+    step = method_of(m).step(gate)
+    assert step.prompt is not None
+    return step, step.prompt
 
 
 def _gate_section(m: Migration, approval: Approval) -> Block:
-    name, body = _GATE_TEXT[approval.gate]
-    body = body.format(
+    _, prompt = _prompt(m, approval.gate)
+    body = prompt.body.format(
         apps=", ".join(escape(a) for a in m.apps_down),
         promote_app=escape(m.promote_app),
-        doomed=doomed(m),
+        doomed=method_of(m).doomed(m),
     )
     manual = [mv for mv in m.moves if mv.manual is not None]
-    if approval.gate is StepName.APPROVE_DESTROY and manual:
+    if prompt.destructive and manual:
         listed = ", ".join(f"`{escape(mv.app)}::{escape(mv.name)}`" for mv in manual)
         body += f"\n:warning: Do the manual steps first: {listed} still name the old database."
-    return section(f":raised_hand: *Approval needed: {name}* (`{m.id}`, {title_md(m)})\n{body}")
+    return section(
+        f":raised_hand: *Approval needed: {prompt.name}* (`{m.id}`, {title_md(m)})\n{body}"
+    )
+
+
+def _short(title_: str) -> str:
+    return title_.removeprefix("Approve ").lower()
 
 
 def approval_request(m: Migration, approval: Approval) -> tuple[str, list[Block]]:
-    name, _ = _GATE_TEXT[approval.gate]
+    step, prompt = _prompt(m, approval.gate)
     value = button_value(m, approval)
-    destroy = approval.gate is StepName.APPROVE_DESTROY
     approve = {
         "type": "button",
         "action_id": APPROVE,
-        "text": _text("plain_text", f"Approve {name.lower()}"[:75]),
-        # The dangerous choice is red; at the destroy gate, keeping the database is the safe one.
-        "style": "danger" if destroy else "primary",
+        "text": _text("plain_text", f"Approve {prompt.name.lower()}"[:75]),
+        # The dangerous choice is red; at a destroy gate, keeping the database is the safe one.
+        "style": "danger" if prompt.destructive else "primary",
         "value": value,
         "confirm": _confirm(
-            f"Approve: {name}"[:100],
+            f"Approve: {prompt.name}"[:100],
             f"{m.id}: {title(m)}. Two-person rule: only an engineer other than the one who "
             "started this migration can approve it.",
             "Approve",
-            danger=destroy,
+            danger=prompt.destructive,
         ),
     }
-    reject_text = (
-        "Keeps the old database; the migration ends here."
-        if destroy
-        else "Aborts the migration: the app is put back as it was and the follower is removed."
-    )
     reject = {
         "type": "button",
         "action_id": REJECT,
-        "text": _text("plain_text", "Keep the old database" if destroy else "Reject"),
+        "text": _text("plain_text", prompt.reject_label[:75]),
+        "style": "primary" if prompt.destructive else "danger",
         "value": value,
-        "confirm": _confirm(f"Reject: {name}"[:100], reject_text, "Reject", danger=not destroy),
+        "confirm": _confirm(
+            f"Reject: {prompt.name}"[:100],
+            prompt.reject_effect,
+            "Reject",
+            danger=not prompt.destructive,
+        ),
     }
-    reject["style"] = "primary" if destroy else "danger"
     blocks: list[Block] = [
         _gate_section(m, approval),
         context(
@@ -289,16 +261,18 @@ def approval_request(m: Migration, approval: Approval) -> tuple[str, list[Block]
         ),
         {"type": "actions", "block_id": f"gate-{approval.nonce}", "elements": [approve, reject]},
     ]
-    if approval.gate is StepName.APPROVE_MAINTENANCE:
+    if step.approves_with is not None:
+        after = method_of(m).step(step.approves_with)
         both = {
             "type": "button",
             "action_id": APPROVE,
-            "text": _text("plain_text", "Approve maintenance + promote"),
-            "value": button_value(m, approval, with_promote=True),
+            "text": _text(
+                "plain_text", f"Approve {_short(step.title)} + {_short(after.title)}"[:75]
+            ),
+            "value": button_value(m, approval, with_next=True),
             "confirm": _confirm(
-                "Approve maintenance and promote",
-                f"{m.id}: the bot will also promote as soon as the follower is 0 commits behind, "
-                "without asking again. This cannot be undone.",
+                f"Approve {_short(step.title)} and {_short(after.title)}"[:100],
+                f"{m.id}: {prompt.together}",
                 "Approve both",
                 danger=True,
             ),
@@ -306,11 +280,12 @@ def approval_request(m: Migration, approval: Approval) -> tuple[str, list[Block]
         blocks.append(
             {"type": "actions", "block_id": f"gate-{approval.nonce}-both", "elements": [both]}
         )
-    return escape(f"Approval needed: {name} for {m.id}"), blocks
+    return escape(f"Approval needed: {prompt.name} for {m.id}"), blocks
 
 
 def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]:
-    name, _ = _GATE_TEXT[approval.gate]
+    step, prompt = _prompt(m, approval.gate)
+    name = prompt.name
     if approval.decision is Decision.EXPIRED:
         outcome = (
             f":hourglass: Expired at {_when(approval.decided_at)} with no decision; "
@@ -324,7 +299,10 @@ def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]
     else:
         icons = {Decision.APPROVED: ":white_check_mark:", Decision.CANCELLED: ":no_entry_sign:"}
         icon = icons.get(approval.decision, ":x:") if approval.decision else ":x:"
-        extra = " (promote approved too)" if approval.with_promote else ""
+        together = method_of(m).step(step.approves_with) if step.approves_with else None
+        extra = (
+            f" ({_short(together.title)} approved too)" if together and approval.with_next else ""
+        )
         verb = approval.decision.value if approval.decision else "closed"
         when = _when(approval.decided_at)
         outcome = f"{icon} {verb.capitalize()} by <@{approval.decided_by}> at {when}{extra}"
@@ -333,7 +311,7 @@ def approval_closed(m: Migration, approval: Approval) -> tuple[str, list[Block]]
 
 def failed(m: Migration, error: str, hint: str) -> tuple[str, list[Block]]:
     """`error` and `hint` are mrkdwn already (outside text in them was escaped)."""
-    where = STEPS[m.step].title
+    where = method_of(m).step(m.step).title
     head = f":x: *{m.id} stopped at {where}*"
     if m.ended:
         head += f" — nothing was changed, {escape(m.app)} is free again"
@@ -343,13 +321,13 @@ def failed(m: Migration, error: str, hint: str) -> tuple[str, list[Block]]:
     ]
 
 
-def _gate_title(gate: StepName | None) -> str:
-    return STEPS[gate].title.lower() if gate is not None else "a gate"
+def _gate_title(m: Migration, gate: str | None) -> str:
+    return method_of(m).step(gate).title.lower() if gate is not None else "a gate"
 
 
 def finished(m: Migration) -> tuple[str, list[Block]]:
     """The final report, in words that fit how it ended."""
-    new = f"`{escape(m.follower_name)}`"
+    new = f"`{escape(m.new.name)}`"
     if m.status is Status.COMPLETED:
         lines = [
             f":tada: *{m.id} completed*: {escape(m.promote_app)} runs on {new} ({escape(m.plan)})."
@@ -358,10 +336,10 @@ def finished(m: Migration) -> tuple[str, list[Block]]:
         decided = m.approvals.get(m.rejected_gate) if m.rejected_gate else None
         who = f" by <@{decided.decided_by}>" if decided and decided.decided_by else ""
         lines = [
-            f":no_entry_sign: *{m.id} rejected*{who} at {_gate_title(m.rejected_gate)}: "
+            f":no_entry_sign: *{m.id} rejected*{who} at {_gate_title(m, m.rejected_gate)}: "
             f"{escape(m.app)} is back as it was, on its old database."
         ]
-    elif m.status is Status.CANCELLED and m.promoted_at is not None:
+    elif m.status is Status.CANCELLED and m.window.promoted_at is not None:
         lines = [
             f":no_entry_sign: *{m.id} abandoned after promote*: nothing was rolled back; "
             f"{escape(m.promote_app)} runs on {new}."
@@ -377,7 +355,7 @@ def finished(m: Migration) -> tuple[str, list[Block]]:
     if m.downtime_seconds is not None:
         lines.append(
             f"Maintenance window: {_seconds(m.downtime_seconds)} "
-            f"({_when(m.maintenance_on_at)} → {_when(m.maintenance_off_at)})."
+            f"({_when(m.window.on_at)} → {_when(m.window.off_at)})."
         )
     elif m.status is not Status.COMPLETED:
         lines.append("The app was never taken down.")
@@ -401,46 +379,36 @@ def listing(migrations: list[Migration]) -> list[Block]:
     return sections(["*Recent migrations*", *lines])
 
 
-def plan(a: Assessment) -> list[Block]:
-    r = a.request
-    steps = []
-    for i, s in enumerate(CHANGEOVER, start=1):
-        tag = (
-            " _(gate: second engineer)_"
-            if s.kind is Kind.GATE
-            else (" _(disruptive)_" if s.disruptive else "")
-        )
-        steps.append(f"{i}. *{s.title}*: {s.ensures}{tag}")
-    source = ""
-    if a.source is not None:
-        facts = [escape(a.source.name), escape(slug(a.source.plan.name))]
-        database = a.surroundings.database if a.surroundings else None
-        if database is not None and database.major_version:
-            facts.append(f"PostgreSQL {escape(database.major_version)}")
-        if database is not None and database.num_bytes is not None:
-            facts.append(size(database.num_bytes))
-        source = f" ({', '.join(facts)})"
+def _tag(step: Step) -> str:
+    if step.kind is Kind.GATE:
+        return " _(gate: second engineer)_"
+    return " _(disruptive)_" if step.disruptive else ""
+
+
+def plan(method: Method, r: PlanRequest, report: PlanReport) -> list[Block]:
+    """`/migrate plan`: the road, its steps and gates, what it found, and the downtime."""
+    steps = [f"{i}. *{s.title}*: {s.ensures}{_tag(s)}" for i, s in enumerate(method.runbook, 1)]
     formation = "; ".join(
         f"{escape(app)}: " + (", ".join(f"{escape(t)}={q}" for t, q in types.items()) or "no dynos")
-        for app, types in a.formation.items()
+        for app, types in report.formation.items()
     )
     target = f" in *{escape(r.target_app)}*" if r.target_app else ""
+    facts = f" {report.facts}" if report.facts else ""
+    gates = [s for s in method.runbook if s.kind is Kind.GATE]
+    named = ", ".join(_short(s.title) for s in gates)
     blocks = [
         section(
-            f"*Plan: {escape(r.app)}* `{escape(r.source)}`{source} → `{escape(r.plan)}`{target}\n"
-            f"Road: follower changeover. Formation: {formation or 'unknown'}. "
-            "Nothing has been changed."
+            f"*Plan: {escape(r.app)}* `{escape(r.source)}`{facts} → `{escape(r.plan)}`{target}\n"
+            f"Road: {method.title}. Formation: {formation or 'unknown'}. Nothing has been changed."
         ),
         *sections(steps),
         section(
-            f"*Gates:* {len(GATES)} (maintenance, promote, destroy), each approved by an engineer "
-            "other than the one who starts it.\n*Expected downtime:* from maintenance on to off, "
-            "usually under a minute once the follower is caught up: the time to stop the dynos, "
-            "reach 0 commits behind, unfollow and promote."
+            f"*Gates:* {len(gates)} ({named}), each approved by an engineer other than the one "
+            f"who starts it.\n*Expected downtime:* {report.downtime}"
         ),
     ]
-    if a.blockers:
-        blocks += sections([":x: *Blockers*", *(f"• {p}" for p in a.blockers)])
-    if a.warnings:
-        blocks += sections([":warning: *Warnings*", *(f"• {w}" for w in a.warnings)])
+    if report.blockers:
+        blocks += sections([":x: *Blockers*", *(f"• {p}" for p in report.blockers)])
+    if report.warnings:
+        blocks += sections([":warning: *Warnings*", *(f"• {w}" for w in report.warnings)])
     return blocks
